@@ -1,0 +1,168 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+from core.models import BaseModel
+from customers.metadata import validate_metadata
+from customers.querysets import CustomerQuerySet
+from organizations.models import Organization
+
+EXTERNAL_ID_LOCKED_MESSAGE = "Customer external ID cannot be updated."
+DELETED_EXTERNAL_ID_KEY = "__external_id"
+
+# Unique constraints over expressions report as non-field errors; these codes move each
+# message next to the field a person has to change.
+_CONSTRAINT_CODE_FIELDS = {"duplicate_email": "email", "duplicate_external_id": "external_id"}
+
+
+class Customer(BaseModel):
+    """Someone who bought from an organization, or was created by it."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="customers"
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every write through the services; a save carrying an older version is
+    # refused, so two people editing at once cannot overwrite each other silently.
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    email = models.EmailField(max_length=320)
+    email_verified = models.BooleanField(default=False)
+    external_id = models.CharField(
+        "external ID",
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="Your own ID for this customer. Once set it can never change.",
+    )
+    name = models.CharField(max_length=256, blank=True)
+    billing_name = models.CharField(max_length=256, blank=True)
+    billing_address_line1 = models.CharField("address line 1", max_length=256, blank=True)
+    billing_address_line2 = models.CharField("address line 2", max_length=256, blank=True)
+    billing_address_postal_code = models.CharField("postal code", max_length=32, blank=True)
+    billing_address_city = models.CharField("city", max_length=128, blank=True)
+    billing_address_state = models.CharField("state", max_length=128, blank=True)
+    billing_address_country = models.CharField(
+        "country", max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. US."
+    )
+    tax_id = models.CharField("tax ID", max_length=64, blank=True)
+    locale = models.CharField(max_length=16, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                F("organization"),
+                Lower("email"),
+                condition=Q(deleted_at__isnull=True),
+                name="customer_unique_live_email_per_org",
+                violation_error_code="duplicate_email",
+                violation_error_message="A customer with this email already exists.",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="customer_unique_external_id_per_org",
+                violation_error_code="duplicate_external_id",
+                violation_error_message="A customer with this external ID already exists.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(external_id=""), name="customer_external_id_not_blank"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "created_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="customer_org_created_live",
+            ),
+            models.Index(
+                fields=["organization", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="customer_org_name_live",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Remember what the database holds, so a change of a set external ID is caught
+        # before the UPDATE is sent (the database trigger is the last line of defence).
+        instance._stored = {
+            name: instance.__dict__[name]
+            for name in ("external_id", "deleted_at")
+            if name in instance.__dict__
+        }
+        return instance
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    @property
+    def external_id_locked(self) -> bool:
+        """True when the stored external ID is set, so it can no longer change."""
+        return getattr(self, "_stored", {}).get("external_id") is not None
+
+    def _changes_locked_external_id(self) -> bool:
+        stored = getattr(self, "_stored", {})
+        if stored.get("external_id") is None or "external_id" not in self.__dict__:
+            return False
+        if self.external_id == stored["external_id"]:
+            return False
+        being_deleted = stored.get("deleted_at", self.deleted_at) is None and self.is_deleted
+        return not being_deleted
+
+    def clean(self) -> None:
+        self.email = (self.email or "").strip()
+        if self.external_id is not None:
+            self.external_id = self.external_id.strip() or None
+        if self._changes_locked_external_id():
+            raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")
+        if self.billing_address_country:
+            self.billing_address_country = self.billing_address_country.upper()
+
+    def validate_constraints(self, exclude=None) -> None:
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            raise _move_constraint_errors_to_fields(error) from None
+
+    def save(self, *args, **kwargs) -> None:
+        if self._changes_locked_external_id():
+            raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")
+        super().save(*args, **kwargs)
+        self._stored = {"external_id": self.external_id, "deleted_at": self.deleted_at}
+
+    @property
+    def billing_address(self) -> dict | None:
+        """The address as Polar's API shapes it, or None when no country is known."""
+        if not self.billing_address_country:
+            return None
+        return {
+            "line1": self.billing_address_line1 or None,
+            "line2": self.billing_address_line2 or None,
+            "postal_code": self.billing_address_postal_code or None,
+            "city": self.billing_address_city or None,
+            "state": self.billing_address_state or None,
+            "country": self.billing_address_country,
+        }
+
+
+def _move_constraint_errors_to_fields(error: ValidationError) -> ValidationError:
+    by_field: dict[str, list[ValidationError]] = {}
+    for field, errors in error.error_dict.items():
+        for item in errors:
+            target = _CONSTRAINT_CODE_FIELDS.get(item.code, field)
+            by_field.setdefault(target, []).append(item)
+    return ValidationError(by_field)

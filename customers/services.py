@@ -1,0 +1,207 @@
+"""Writes of customers: the only way the app changes a customer.
+
+Each service runs in one transaction, validates with `full_clean()` before saving, and
+bumps `version`, which the dashboard uses to refuse edits made on stale data.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.metadata import validate_metadata_entry
+from customers.models import DELETED_EXTERNAL_ID_KEY, EXTERNAL_ID_LOCKED_MESSAGE, Customer
+from organizations.models import Organization
+
+PROFILE_FIELDS = frozenset(
+    {
+        "email",
+        "email_verified",
+        "name",
+        "billing_name",
+        "billing_address_line1",
+        "billing_address_line2",
+        "billing_address_postal_code",
+        "billing_address_city",
+        "billing_address_state",
+        "billing_address_country",
+        "tax_id",
+        "locale",
+    }
+)
+UPDATABLE_FIELDS = PROFILE_FIELDS | {"external_id", "metadata"}
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+class StaleCustomerError(Exception):
+    """The customer changed since the editor loaded it; `current` holds what is stored."""
+
+    def __init__(self, message: str, *, current: Customer):
+        super().__init__(message)
+        self.current = current
+
+
+def customer_create(
+    *,
+    organization: Organization,
+    email: str,
+    external_id: str | None = None,
+    metadata: dict | None = None,
+    **profile: Any,
+) -> Customer:
+    """Create a customer; raise ValidationError naming the field for any broken rule."""
+    _refuse_unknown_fields(profile, PROFILE_FIELDS)
+    customer = Customer(
+        organization=organization,
+        email=email,
+        external_id=external_id,
+        metadata=metadata if metadata is not None else {},
+        **profile,
+    )
+    with transaction.atomic():
+        _save_validated(customer)
+    return customer
+
+
+def customer_update(
+    *, customer: Customer, expected_version: int | None = None, **changes: Any
+) -> Customer:
+    """Change some fields of a live customer and return the updated row.
+
+    Only the fields passed change. `metadata`, when passed, replaces the whole object.
+    With `expected_version`, a customer changed by someone else since raises
+    StaleCustomerError instead of overwriting their change.
+    """
+    _refuse_unknown_fields(changes, UPDATABLE_FIELDS)
+    with transaction.atomic():
+        current = _lock_live(customer)
+        if expected_version is not None and current.version != expected_version:
+            raise StaleCustomerError(
+                "Someone else changed this customer while you were editing.", current=current
+            )
+        changed = {f: v for f, v in changes.items() if getattr(current, f) != v}
+        if not changed:
+            return current
+        for field, value in changed.items():
+            setattr(current, field, value)
+        current.version += 1
+        _save_validated(current)
+    return current
+
+
+def customer_set_metadata_key(
+    *,
+    customer: Customer,
+    key: str,
+    value: str | int | float | bool,
+    expected_value: Any = UNSET,
+    replaces_key: str | None = None,
+) -> Customer:
+    """Add or change one metadata key (optionally renaming `replaces_key` to `key`).
+
+    `expected_value` is what the editor saw for the key being edited (UNSET for a new
+    key); if the stored value differs, StaleCustomerError tells them the current one.
+    """
+    validate_metadata_entry(key, value)
+    edited_key = replaces_key or key
+    with transaction.atomic():
+        current = _lock_live(customer)
+        if expected_value is not UNSET:
+            _check_expected_metadata(current, edited_key, expected_value)
+        if key in current.metadata and (expected_value is UNSET or edited_key != key):
+            raise ValidationError({"key": f"Metadata key {key!r} already exists."})
+        metadata = {k: v for k, v in current.metadata.items() if k != edited_key}
+        metadata[key] = value
+        current.metadata = metadata
+        current.version += 1
+        _save_validated(current)
+    return current
+
+
+def customer_remove_metadata_key(
+    *, customer: Customer, key: str, expected_value: Any = UNSET
+) -> Customer:
+    """Remove one metadata key; removing a key that is already gone is a no-op."""
+    with transaction.atomic():
+        current = _lock_live(customer)
+        if key not in current.metadata:
+            return current
+        if expected_value is not UNSET:
+            _check_expected_metadata(current, key, expected_value)
+        current.metadata = {k: v for k, v in current.metadata.items() if k != key}
+        current.version += 1
+        _save_validated(current)
+    return current
+
+
+def customer_delete(*, customer: Customer) -> Customer:
+    """Soft-delete a customer.
+
+    The row stays for the orders that point at it, but it vanishes from every list and
+    lookup. Its ongoing subscriptions are revoked; its email is free for a new customer;
+    its external ID is freed too, and kept in metadata under `__external_id`.
+    """
+    from orders.services import subscription_revoke
+
+    with transaction.atomic():
+        current = _lock_live(customer)
+        now = timezone.now()
+        for subscription in current.subscriptions.ongoing().select_for_update():
+            subscription_revoke(subscription=subscription, now=now)
+        if current.external_id is not None:
+            current.metadata = {**current.metadata, DELETED_EXTERNAL_ID_KEY: current.external_id}
+            current.external_id = None
+        current.deleted_at = now
+        current.version += 1
+        # No full_clean(): the reserved key may take metadata past 50 keys, which is fine
+        # for a row no one can edit any more.
+        current.save()
+    return current
+
+
+def _lock_live(customer: Customer) -> Customer:
+    """Re-read the customer under a row lock, so concurrent writers queue up."""
+    try:
+        return Customer.objects.live().select_for_update().get(pk=customer.pk)
+    except Customer.DoesNotExist:
+        raise ValidationError("This customer has been deleted.", code="deleted") from None
+
+
+def _check_expected_metadata(current: Customer, key: str, expected: Any) -> None:
+    stored = current.metadata.get(key, UNSET)
+    # A number and its string differ, and so do True and 1: the type is part of the value.
+    if stored is not UNSET and type(stored) is type(expected) and stored == expected:
+        return
+    shown = "removed" if stored is UNSET else f"now {stored!r}"
+    raise StaleCustomerError(
+        f"Someone else changed {key!r} while you were editing: it is {shown}.",
+        current=current,
+    )
+
+
+def _save_validated(customer: Customer) -> None:
+    customer.full_clean()
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as error:
+        # Another transaction took the email or external ID between our check and our
+        # write: validating again now reports it as the same clear field error.
+        customer.validate_constraints()
+        if EXTERNAL_ID_LOCKED_MESSAGE in str(error):
+            raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}) from error
+        raise
+
+
+def _refuse_unknown_fields(values: dict, allowed: frozenset) -> None:
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise TypeError(f"Unknown customer fields: {', '.join(unknown)}")
