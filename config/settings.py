@@ -31,7 +31,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 if env.bool("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -110,9 +110,6 @@ def _database_from_env() -> dict:
         return config
     if not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL for PostgreSQL needs a database name.")
-    port = config.get("PORT")
-    if port not in ("", None) and not str(port).isdigit():
-        raise ImproperlyConfigured(f"DATABASE_URL has an invalid port: {port!r}.")
     if env.bool("DATABASE_POOL", default=False):
         # psycopg's pool replaces persistent connections; Django forbids using both.
         config["OPTIONS"] = {**config.get("OPTIONS", {}), "pool": True}

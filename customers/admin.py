@@ -15,7 +15,10 @@ class CustomerAdmin(LargeTableAdmin):
     autocomplete_fields = ["organization"]
     readonly_fields = ["id", "version", "created_at", "modified_at", "deleted_at"]
     fieldsets = [
-        (None, {"fields": ["id", "organization", "email", "email_verified", "name", "external_id"]}),
+        (
+            None,
+            {"fields": ["id", "organization", "email", "email_verified", "name", "external_id"]},
+        ),
         (
             "Billing",
             {
@@ -54,7 +57,9 @@ class CustomerAdmin(LargeTableAdmin):
     def save_model(self, request, obj, form, change):
         # Route through the services so the admin obeys the same rules as every other path.
         if change:
-            changes = {f: getattr(obj, f) for f in form.changed_data if f in services.UPDATABLE_FIELDS}
+            changes = {
+                f: getattr(obj, f) for f in form.changed_data if f in services.UPDATABLE_FIELDS
+            }
             updated = services.customer_update(customer=obj, **changes)
         else:
             fields = {f: getattr(obj, f) for f in services.PROFILE_FIELDS}

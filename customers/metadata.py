@@ -22,9 +22,7 @@ def metadata_errors(metadata: Any) -> list[tuple[str | None, str]]:
         return [(None, "Metadata must be an object of key-value pairs.")]
     errors: list[tuple[str | None, str]] = []
     if len(metadata) > MAX_KEYS:
-        errors.append(
-            (None, f"Metadata can have at most {MAX_KEYS} keys; it has {len(metadata)}.")
-        )
+        errors.append((None, f"Metadata can have at most {MAX_KEYS} keys; it has {len(metadata)}."))
     for key, value in metadata.items():
         for message in key_errors(key) + value_errors(key, value):
             errors.append((str(key), message))

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -29,7 +30,8 @@ class Customer(BaseModel):
 
     email = models.EmailField(max_length=320)
     email_verified = models.BooleanField(default=False)
-    external_id = models.CharField(
+    # NULL, not "", means "not set": the unique constraint then ignores unset rows.
+    external_id = models.CharField(  # noqa: DJ001
         "external ID",
         max_length=200,
         null=True,
@@ -44,7 +46,11 @@ class Customer(BaseModel):
     billing_address_city = models.CharField("city", max_length=128, blank=True)
     billing_address_state = models.CharField("state", max_length=128, blank=True)
     billing_address_country = models.CharField(
-        "country", max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. US."
+        "country",
+        max_length=2,
+        blank=True,
+        help_text="ISO 3166-1 alpha-2 code, e.g. US.",
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use a two-letter country code, e.g. US.")],
     )
     tax_id = models.CharField("tax ID", max_length=64, blank=True)
     locale = models.CharField(max_length=16, blank=True)
@@ -90,8 +96,8 @@ class Customer(BaseModel):
         return self.name or self.email
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
         # Remember what the database holds, so a change of a set external ID is caught
         # before the UPDATE is sent (the database trigger is the last line of defence).
         instance._stored = {
@@ -123,16 +129,22 @@ class Customer(BaseModel):
         being_deleted = stored.get("deleted_at", self.deleted_at) is None and self.is_deleted
         return not being_deleted
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        # Normalise first, so " ada@example.com" is valid and "" never becomes an ID.
         self.email = (self.email or "").strip()
         if self.external_id is not None:
             self.external_id = self.external_id.strip() or None
+        self.billing_address_country = (self.billing_address_country or "").upper()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
         if self._changes_locked_external_id():
             raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")
-        if self.billing_address_country:
-            self.billing_address_country = self.billing_address_country.upper()
 
     def validate_constraints(self, exclude=None) -> None:
+        # Forms exclude deleted_at (nobody edits it), and Django then skips every
+        # constraint whose condition mentions it, such as the unique live email.
+        exclude = set(exclude or ()) - {"deleted_at"}
         try:
             super().validate_constraints(exclude=exclude)
         except ValidationError as error:

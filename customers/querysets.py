@@ -18,6 +18,20 @@ class CustomerQuerySet(models.QuerySet):
             self._refuse_external_id_change(kwargs["external_id"], kwargs.get("deleted_at"))
         return super().update(**kwargs)
 
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        objs = list(objs)
+        if "external_id" in fields:
+            # Checked here, before bulk_update opens its transaction: an error raised
+            # inside it would leave the caller's transaction unusable.
+            stored = dict(
+                self.filter(pk__in=[obj.pk for obj in objs], external_id__isnull=False).values_list(
+                    "pk", "external_id"
+                )
+            )
+            if any(obj.pk in stored and obj.external_id != stored[obj.pk] for obj in objs):
+                raise _external_id_locked()
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
     def _refuse_external_id_change(self, new_value, deleted_at) -> None:
         """Refuse an UPDATE that would change or clear any row's set external ID.
 
@@ -25,8 +39,6 @@ class CustomerQuerySet(models.QuerySet):
         comparison runs in the database. Rows soft-deleted by this same update are exempt:
         deleting a customer frees its external ID.
         """
-        from customers.models import EXTERNAL_ID_LOCKED_MESSAGE
-
         if not hasattr(new_value, "resolve_expression"):
             new_value = Value(new_value, output_field=models.CharField())
         locked = self.filter(external_id__isnull=False)
@@ -36,4 +48,10 @@ class CustomerQuerySet(models.QuerySet):
             Q(new_external_id__isnull=True) | ~Q(external_id=F("new_external_id"))
         )
         if changed.exists():
-            raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")
+            raise _external_id_locked()
+
+
+def _external_id_locked() -> ValidationError:
+    from customers.models import EXTERNAL_ID_LOCKED_MESSAGE
+
+    return ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")

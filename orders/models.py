@@ -58,7 +58,7 @@ class Product(BaseModel):
     price_amount = models.BigIntegerField(help_text="In minor units, e.g. cents.")
     price_currency = models.CharField(max_length=3, default="usd")
     # Null for a one-time purchase.
-    recurring_interval = models.CharField(
+    recurring_interval = models.CharField(  # noqa: DJ001
         max_length=5, choices=RecurringInterval.choices, null=True, blank=True
     )
 
@@ -214,7 +214,10 @@ class Order(BaseModel):
     class Meta:
         constraints = [
             *_non_negative(
-                "subtotal_amount", "discount_amount", "tax_amount", "total_amount",
+                "subtotal_amount",
+                "discount_amount",
+                "tax_amount",
+                "total_amount",
                 "refunded_amount",
             ),
             _currency_is_valid("currency"),

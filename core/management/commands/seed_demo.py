@@ -23,24 +23,32 @@ MERCHANT = ("merchant", "merchant@acme.example", "demo-merchant-2026")
 TEAMMATE = ("teammate", "teammate@acme.example", "demo-teammate-2026")
 ADMIN = ("admin", "admin@example.com", "demo-admin-2026")
 
-FIRST = (
-    "Ada Alan Grace Linus Margaret Ken Barbara Dennis Frances Guido Radia Bjarne Hedy Tim "
-    "Katherine John Sophie Yukihiro Anita Rasmus Mary Edsger Shafi Niklaus Joan Leslie Fran "
-    "Ivan Lynn Andrew Carol Donald Sandra Whitfield Adele Vint Jean Ward Elena Mateo Priya "
-    "Chen Amara Tomasz Ingrid Kwame Lucía Noor Hiroshi Olga"
-).split()
-LAST = (
-    "Lovelace Turing Hopper Torvalds Hamilton Thompson Liskov Ritchie Allen van-Rossum "
-    "Perlman Stroustrup Lamarr Berners-Lee Johnson McCarthy Wilson Matsumoto Borg Lerdorf "
-    "Keller Dijkstra Goldwasser Wirth Clarke Lamport Bernstein Sutherland Conway Tanenbaum "
-    "Shaw Knuth Diffie Goldberg Kahn Sammet Cunningham Rossi García Sharma Wei Okafor Nowak "
-    "Larsen Mensah Fernández Haddad Tanaka Petrova"
-).split()
+FIRST = """
+Ada Alan Grace Linus Margaret Ken Barbara Dennis Frances Guido Radia Bjarne Hedy Tim
+Katherine John Sophie Yukihiro Anita Rasmus Mary Edsger Shafi Niklaus Joan Leslie Fran
+Ivan Lynn Andrew Carol Donald Sandra Whitfield Adele Vint Jean Ward Elena Mateo Priya
+Chen Amara Tomasz Ingrid Kwame Lucía Noor Hiroshi Olga
+""".split()
+LAST = """
+Lovelace Turing Hopper Torvalds Hamilton Thompson Liskov Ritchie Allen van-Rossum
+Perlman Stroustrup Lamarr Berners-Lee Johnson McCarthy Wilson Matsumoto Borg Lerdorf
+Keller Dijkstra Goldwasser Wirth Clarke Lamport Bernstein Sutherland Conway Tanenbaum
+Shaw Knuth Diffie Goldberg Kahn Sammet Cunningham Rossi García Sharma Wei Okafor Nowak
+Larsen Mensah Fernández Haddad Tanaka Petrova
+""".split()
 DOMAINS = ["gmail.com", "fastmail.com", "proton.me", "outlook.com", "example.org", "hey.com"]
 COUNTRIES = ["US", "US", "US", "GB", "DE", "FR", "CA", "NL", "SE", "JP", "BR", "IN", "AU"]
 CITIES = {
-    "US": "Portland", "GB": "Manchester", "DE": "Berlin", "FR": "Lyon", "CA": "Toronto",
-    "NL": "Utrecht", "SE": "Malmö", "JP": "Osaka", "BR": "Recife", "IN": "Pune",
+    "US": "Portland",
+    "GB": "Manchester",
+    "DE": "Berlin",
+    "FR": "Lyon",
+    "CA": "Toronto",
+    "NL": "Utrecht",
+    "SE": "Malmö",
+    "JP": "Osaka",
+    "BR": "Recife",
+    "IN": "Pune",
     "AU": "Hobart",
 }
 SOURCES = ["newsletter", "twitter", "search", "referral", "conference", "podcast"]
@@ -71,9 +79,8 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._seed(users, random.Random(seed), customers)
         self.stdout.write(
-            "Sign in as merchant: {} / {}\nStaff admin (/admin/): {} / {}".format(
-                MERCHANT[0], MERCHANT[2], ADMIN[0], ADMIN[2]
-            )
+            f"Sign in as merchant: {MERCHANT[0]} / {MERCHANT[2]}\n"
+            f"Staff admin (/admin/): {ADMIN[0]} / {ADMIN[2]}"
         )
 
     def _ensure_users(self) -> dict:
@@ -103,8 +110,12 @@ class Command(BaseCommand):
             products = Product.objects.bulk_create(
                 [
                     Product(
-                        organization=org, name=name, price_amount=amount, price_currency="usd",
-                        recurring_interval=interval, is_archived=archived,
+                        organization=org,
+                        name=name,
+                        price_amount=amount,
+                        price_currency="usd",
+                        recurring_interval=interval,
+                        is_archived=archived,
                         created_at=now - timedelta(days=760),
                     )
                     for name, amount, interval, archived in PRODUCTS
@@ -140,7 +151,9 @@ class Command(BaseCommand):
             customers.append(customer)
             for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
                 product = rng.choice(one_time)
-                orders.append(_order(customer, product, created + timedelta(days=rng.uniform(0, 60)), now))
+                orders.append(
+                    _order(customer, product, created + timedelta(days=rng.uniform(0, 60)), now)
+                )
             if rng.random() < 0.45:
                 sub, sub_orders = _subscription(customer, rng.choice(recurring), rng, created, now)
                 subscriptions.append(sub)
@@ -172,7 +185,11 @@ def _demo_metadata(rng: random.Random) -> dict:
 
 
 def _order(customer, product, when, now, *, subscription=None, reason="purchase") -> Order:
-    tax = product.price_amount * 20 // 100 if customer.billing_address_country in {"DE", "FR", "GB", "NL", "SE"} else 0
+    tax = (
+        product.price_amount * 20 // 100
+        if customer.billing_address_country in {"DE", "FR", "GB", "NL", "SE"}
+        else 0
+    )
     return Order(
         id=uuid7(),
         organization=customer.organization,
@@ -231,8 +248,14 @@ def _subscription(customer, product, rng, created, now):
         sub.revoke(now=end_of_life)
     billed = periods if status != "past_due" else periods[:-1]
     orders = [
-        _order(customer, product, period_start, now, subscription=sub,
-               reason="subscription_create" if i == 0 else "subscription_cycle")
+        _order(
+            customer,
+            product,
+            period_start,
+            now,
+            subscription=sub,
+            reason="subscription_create" if i == 0 else "subscription_cycle",
+        )
         for i, (period_start, _end) in enumerate(billed)
         if status != "trialing"
     ]

@@ -1,0 +1,15 @@
+.PHONY: demo test lint format
+
+# Set up, seed the demo data and serve it at http://127.0.0.1:8000
+demo:
+	@scripts/demo.sh
+
+# Set up and run the whole suite on SQLite and PostgreSQL
+test:
+	@scripts/test.sh
+
+lint:
+	@scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format:
+	@scripts/bootstrap.sh && .venv/bin/ruff format . && .venv/bin/ruff check --fix .

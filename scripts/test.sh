@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole suite: lint, then the tests on SQLite and on a
+# throwaway PostgreSQL. Extra arguments go to pytest: scripts/test.sh -k metadata
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+scripts/ensure-chromium.sh
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check . >/dev/null || {
+    echo "ruff format would change files: run .venv/bin/ruff format ." >&2
+    exit 1
+}
+
+echo "== tests on SQLite"
+env -u DATABASE_URL .venv/bin/pytest "$@"
+
+echo "== tests on PostgreSQL"
+scripts/with-postgres.sh .venv/bin/pytest "$@"

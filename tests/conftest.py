@@ -1,0 +1,56 @@
+import pytest
+from django.db import connection
+
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Hashing with the production hasher costs ~0.3 s per user; tests need no strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Pages render {% static %} without a collectstatic manifest in tests.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def organization(db):
+    return OrganizationFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def owner(organization):
+    return MembershipFactory(organization=organization, role="owner", user__username="owner").user
+
+
+@pytest.fixture
+def member(organization):
+    return MembershipFactory(organization=organization, role="member", user__username="member").user
+
+
+@pytest.fixture
+def other_organization(db):
+    return OrganizationFactory(name="Other", slug="other")
+
+
+@pytest.fixture
+def outsider(other_organization):
+    """A merchant of another organization: must never see or touch ours."""
+    return MembershipFactory(
+        organization=other_organization, role="owner", user__username="outsider"
+    ).user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL; the PostgreSQL run of the suite covers it")
