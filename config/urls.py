@@ -1,13 +1,18 @@
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
 from core import views as core_views
+from organizations import views as organization_views
 
 admin.site.site_header = "Customers — staff administration"
 admin.site.site_title = "Customers admin"
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", organization_views.dashboard_home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,12 +1,6 @@
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    # The merchant dashboard arrives with its own issue; until then staff use the admin.
-    return redirect("admin:index")
 
 
 @never_cache

@@ -1,8 +1,13 @@
 """Reads of customers. Every tenant read starts at `Customer.objects.for_org(org)`."""
 
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F, Q, Value
+from django.db import connection, models
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.fields.json import KeyTransform
+
+# Sort keys as the API names them, each mapped to its model field.
+SORTINGS = {"created_at": "created_at", "email": "email", "name": "name"}
+DEFAULT_SORTING = "-created_at"
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -12,6 +17,55 @@ class CustomerQuerySet(models.QuerySet):
 
     def live(self) -> "CustomerQuerySet":
         return self.filter(deleted_at__isnull=True)
+
+    def search(self, query: str) -> "CustomerQuerySet":
+        """Name, email or external ID contains `query`, ignoring case."""
+        query = query.strip()
+        if not query:
+            return self
+        return self.filter(
+            Q(email__icontains=query) | Q(name__icontains=query) | Q(external_id__icontains=query)
+        )
+
+    def with_active_subscription(self) -> "CustomerQuerySet":
+        """Annotate `has_active_subscription` (one EXISTS per row, in the same query)."""
+        from orders.models import Subscription
+
+        active = Subscription.objects.active().filter(customer=OuterRef("pk"))
+        return self.annotate(has_active_subscription=Exists(active))
+
+    def filter_active(self, active: bool | None) -> "CustomerQuerySet":
+        """Customers with (True) or without (False) an active subscription."""
+        if active is None:
+            return self
+        from orders.models import Subscription
+
+        exists = Exists(Subscription.objects.active().filter(customer=OuterRef("pk")))
+        return self.filter(exists if active else ~exists)
+
+    def filter_metadata(self, filters: dict[str, list]) -> "CustomerQuerySet":
+        """`{key: [values]}`: values of one key are OR-ed, different keys AND-ed.
+
+        A value from a URL is text, so "3" also matches the number 3 and "true" the
+        boolean: the stored type is the merchant's, the query string has none.
+        """
+        queryset = self
+        for index, (key, values) in enumerate(filters.items()):
+            candidates = [c for value in values for c in _typed_candidates(value)]
+            if connection.vendor == "postgresql":
+                # jsonb containment (@>) is what a GIN index on metadata serves.
+                match = Q()
+                for candidate in candidates:
+                    match |= Q(metadata__contains={key: candidate})
+                queryset = queryset.filter(match)
+            else:
+                # An alias keeps a key holding "__" one key (no metadata__<key> lookup).
+                alias = f"metadata_filter_{index}"
+                match = Q()
+                for candidate in candidates:
+                    match |= Q(**{alias: candidate})
+                queryset = queryset.alias(**{alias: KeyTransform(key, "metadata")}).filter(match)
+        return queryset
 
     def update(self, **kwargs) -> int:
         if "external_id" in kwargs:
@@ -49,6 +103,21 @@ class CustomerQuerySet(models.QuerySet):
         )
         if changed.exists():
             raise _external_id_locked()
+
+
+def _typed_candidates(value) -> list:
+    if not isinstance(value, str):
+        return [value]
+    candidates: list = [value]
+    if value in ("true", "false"):
+        candidates.append(value == "true")
+    for number in (int, float):
+        try:
+            candidates.append(number(value))
+            break
+        except ValueError:
+            continue
+    return candidates
 
 
 def _external_id_locked() -> ValidationError:

@@ -1,6 +1,8 @@
 """Reads of products, orders and subscriptions, always scoped to one organization."""
 
 from django.db import models
+from django.db.models import Avg, Case, Count, F, Max, Min, Sum, When
+from django.db.models.functions import TruncMonth
 
 
 class ProductQuerySet(models.QuerySet):
@@ -12,6 +14,38 @@ class OrderQuerySet(models.QuerySet):
     def for_org(self, organization) -> "OrderQuerySet":
         return self.filter(organization=organization)
 
+    def paid(self) -> "OrderQuerySet":
+        return self.filter(status__in=self.model.PAID_STATUSES)
+
+    def revenue_by_currency(self) -> list[dict]:
+        """One row per currency, most orders first: revenue (net of discounts and refunds,
+        before tax), paid order count, average order value, first and last order."""
+        net = F("subtotal_amount") - F("discount_amount")
+        return list(
+            self.paid()
+            .values("currency")
+            .annotate(
+                revenue=Sum(net - F("refunded_amount")),
+                paid_orders=Count("id"),
+                average_order=Avg(net),
+                first_order_at=Min("created_at"),
+                last_order_at=Max("created_at"),
+            )
+            .order_by("-paid_orders", "currency")
+        )
+
+    def monthly_revenue(self, currency: str) -> list[dict]:
+        """Revenue per calendar month in one currency: [{"month", "revenue"}], oldest first."""
+        net = F("subtotal_amount") - F("discount_amount") - F("refunded_amount")
+        return list(
+            self.paid()
+            .filter(currency=currency)
+            .annotate(month=TruncMonth("created_at"))
+            .values("month")
+            .annotate(revenue=Sum(net))
+            .order_by("month")
+        )
+
 
 class SubscriptionQuerySet(models.QuerySet):
     def for_org(self, organization) -> "SubscriptionQuerySet":
@@ -22,3 +56,17 @@ class SubscriptionQuerySet(models.QuerySet):
 
     def ongoing(self) -> "SubscriptionQuerySet":
         return self.filter(status__in=self.model.ONGOING_STATUSES)
+
+    def mrr_by_currency(self) -> list[dict]:
+        """Active subscriptions and monthly recurring revenue, one row per currency."""
+        monthly = Case(
+            When(recurring_interval="year", then=F("amount") / 12),
+            default=F("amount"),
+            output_field=models.BigIntegerField(),
+        )
+        return list(
+            self.active()
+            .values("currency")
+            .annotate(active_subscriptions=Count("id"), mrr=Sum(monthly))
+            .order_by("-active_subscriptions", "currency")
+        )

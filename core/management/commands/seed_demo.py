@@ -212,7 +212,7 @@ def _subscription(customer, product, rng, created, now):
         ["active", "trialing", "past_due", "canceled", "cancel_at_period_end"],
         weights=[60, 6, 6, 20, 8],
     )[0]
-    start = created + timedelta(days=rng.uniform(0, 20))
+    start = min(created + timedelta(days=rng.uniform(0, 20)), now)
     if status == "trialing":
         start = max(created, now - timedelta(days=rng.uniform(0, 14)))
     end_of_life = now

@@ -1,0 +1,236 @@
+"""Forms validate and normalise; the rules themselves live in the model and metadata.py."""
+
+import json
+import math
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+
+from customers.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
+from customers.models import EXTERNAL_ID_LOCKED_MESSAGE, Customer
+from customers.querysets import DEFAULT_SORTING, SORTINGS
+
+METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
+
+SORTING_CHOICES = [
+    ("-created_at", "Newest first"),
+    ("created_at", "Oldest first"),
+    ("email", "Email A to Z"),
+    ("-email", "Email Z to A"),
+    ("name", "Name A to Z"),
+    ("-name", "Name Z to A"),
+]
+assert {s.lstrip("-") for s, _ in SORTING_CHOICES} == set(SORTINGS)
+
+
+class CustomerListForm(forms.Form):
+    """The list's state, named as the API names it: query, active, sorting."""
+
+    query = forms.CharField(required=False, max_length=200, label="Search")
+    active = forms.TypedChoiceField(
+        required=False,
+        choices=[("", "All"), ("true", "Active"), ("false", "Inactive")],
+        coerce=lambda v: v == "true",
+        empty_value=None,
+    )
+    sorting = forms.ChoiceField(required=False, choices=SORTING_CHOICES, label="Sort")
+
+    def clean_sorting(self) -> str:
+        return self.cleaned_data["sorting"] or DEFAULT_SORTING
+
+
+def metadata_filters(params: QueryDict) -> dict[str, list[str]]:
+    """`metadata[key]=value` pairs from a query string; repeated keys keep every value."""
+    filters: dict[str, list[str]] = {}
+    for name in params:
+        match = METADATA_PARAM.match(name)
+        if match:
+            values = [v for v in params.getlist(name) if v != ""]
+            if values:
+                filters[match.group(1)] = values
+    return filters
+
+
+class MetadataFilterForm(forms.Form):
+    """Adds one `metadata[key]=value` filter (pages without JavaScript post this)."""
+
+    filter_key = forms.CharField(max_length=MAX_KEY_LENGTH, label="Metadata key")
+    filter_value = forms.CharField(max_length=500, label="Value")
+
+
+VALUE_TYPES = [
+    ("string", "Text"),
+    ("integer", "Integer"),
+    ("float", "Number"),
+    ("boolean", "Yes/No"),
+]
+
+
+def value_type(value: Any) -> str:
+    """The type name shown beside a metadata value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    return "string"
+
+
+def typed_value(raw: str, kind: str) -> Any:
+    """Turn the text a person typed into a value of the type they chose."""
+    if kind == "integer":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValidationError("Enter a whole number, such as 42.") from None
+    if kind == "float":
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            raise ValidationError("Enter a number, such as 4.5.") from None
+        if not math.isfinite(number):
+            raise ValidationError("Enter a finite number.")
+        return number
+    if kind == "boolean":
+        if raw not in ("true", "false"):
+            raise ValidationError("Choose Yes or No.")
+        return raw == "true"
+    return raw
+
+
+class MetadataEntryForm(forms.Form):
+    """One metadata key and its typed value, as the dashboard edits one key at a time."""
+
+    key = forms.CharField(strip=True, required=False, label="Key")
+    type = forms.ChoiceField(choices=VALUE_TYPES, initial="string", label="Type")
+    value = forms.CharField(strip=False, required=False, label="Value")
+    # When editing: the key being edited and its value as the editor saw it (as JSON),
+    # so a change made meanwhile by someone else is noticed instead of overwritten.
+    original_key = forms.CharField(required=False, widget=forms.HiddenInput)
+    expected = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        # Several of these forms share a page; the templates give inputs their own ids.
+        kwargs.setdefault("auto_id", False)
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def for_existing(cls, key: str, value: Any, **kwargs) -> "MetadataEntryForm":
+        shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        initial = {
+            "key": key,
+            "type": value_type(value),
+            "value": shown,
+            "original_key": key,
+            "expected": json.dumps(value),
+        }
+        return cls(initial=initial, **kwargs)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        key = data.get("key", "")
+        for message in key_errors(key):
+            self.add_error("key", message)
+        if "value" in data and "type" in data:
+            try:
+                value = typed_value(data["value"], data["type"])
+            except ValidationError as error:
+                self.add_error("value", error)
+            else:
+                for message in value_errors(key, value):
+                    self.add_error("value", message)
+                data["typed_value"] = value
+        if data.get("expected"):
+            try:
+                data["expected_value"] = json.loads(data["expected"])
+            except ValueError:
+                raise ValidationError("The form was damaged; reload the page.") from None
+        return data
+
+
+class CustomerProfileForm(forms.ModelForm):
+    """Profile fields; the external ID only while it is empty."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "email",
+            "name",
+            "external_id",
+            "billing_name",
+            "billing_address_line1",
+            "billing_address_line2",
+            "billing_address_postal_code",
+            "billing_address_city",
+            "billing_address_state",
+            "billing_address_country",
+            "tax_id",
+            "locale",
+        ]
+        widgets = {"email": forms.EmailInput(attrs={"autocomplete": "off"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+        if self.instance.external_id_locked:
+            field = self.fields["external_id"]
+            field.disabled = True
+            field.help_text = "Locked: an external ID can never change once set."
+
+    def clean_external_id(self) -> str | None:
+        value = self.cleaned_data.get("external_id")
+        if self.instance.external_id_locked and value != self.instance.external_id:
+            raise ValidationError(EXTERNAL_ID_LOCKED_MESSAGE)
+        return (value or "").strip() or None
+
+    def changes(self) -> dict:
+        """The submitted profile fields, for `customer_update`."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class CustomerCreateForm(CustomerProfileForm):
+    """A new customer: the profile plus any number of metadata rows.
+
+    The rows come as repeated `metadata_key`, `metadata_type`, `metadata_value` fields, so
+    JavaScript can add rows without renumbering a formset; each row is validated alone
+    and its errors are shown beside it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.metadata_rows: list[dict] = []
+
+    def clean(self) -> dict:
+        data = super().clean()
+        raw = self.data
+        keys = raw.getlist("metadata_key") if hasattr(raw, "getlist") else []
+        types = raw.getlist("metadata_type") if hasattr(raw, "getlist") else []
+        values = raw.getlist("metadata_value") if hasattr(raw, "getlist") else []
+        metadata: dict[str, Any] = {}
+        self.metadata_rows = []
+        for key, kind, value in zip(keys, types, values, strict=False):
+            if not key.strip() and not value:
+                continue  # a blank row
+            entry = MetadataEntryForm({"key": key, "type": kind, "value": value})
+            row = {"form": entry, "errors": []}
+            if entry.is_valid():
+                if entry.cleaned_data["key"] in metadata:
+                    row["errors"].append(f"Metadata key {key.strip()!r} is listed twice.")
+                metadata[entry.cleaned_data["key"]] = entry.cleaned_data["typed_value"]
+            else:
+                row["errors"] = [m for ms in entry.errors.values() for m in ms]
+            self.metadata_rows.append(row)
+        if any(row["errors"] for row in self.metadata_rows):
+            raise ValidationError("Fix the metadata rows marked below.", code="metadata")
+        validate_metadata(metadata)  # the limits on the whole object, e.g. 50 keys
+        self.instance.metadata = metadata
+        data["metadata"] = metadata
+        return data

@@ -1,0 +1,450 @@
+"""Merchant dashboard pages for customers.
+
+Thin views: load through an access helper, validate with a form, call a service, render.
+One template per page; HTMX requests get the page's partial (`template#partial`) instead
+of the whole page, and every form also works as a plain POST without JavaScript.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.paging import InvalidCursor, keyset_page
+from customers import services
+from customers.forms import (
+    VALUE_TYPES,
+    CustomerCreateForm,
+    CustomerListForm,
+    CustomerProfileForm,
+    MetadataEntryForm,
+    MetadataFilterForm,
+    metadata_filters,
+    value_type,
+)
+from customers.models import Customer
+from customers.querysets import SORTINGS
+from orders.metrics import customer_metrics
+from orders.models import Order
+from organizations.access import get_customer_or_404, get_membership_or_404
+
+LIST_PAGE_SIZE = 50
+ORDERS_PAGE_SIZE = 10
+SUBSCRIPTIONS_SHOWN = 20
+
+
+def _render(request, template: str, partial: str, context: dict, status: int = 200):
+    """The whole page, or just `partial` of it for an HTMX request."""
+    name = f"{template}#{partial}" if request.htmx else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_GET
+def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    membership = get_membership_or_404(request, org_slug)
+    organization = membership.organization
+    if "filter_key" in request.GET:
+        return _redirect_with_metadata_filter(request, org_slug)
+    form = CustomerListForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_first_error(form))
+    query, active, sorting = (form.cleaned_data[k] for k in ("query", "active", "sorting"))
+    filters = metadata_filters(request.GET)
+
+    customers = (
+        Customer.objects.for_org(organization)
+        .search(query)
+        .filter_active(active)
+        .filter_metadata(filters)
+        .with_active_subscription()
+    )
+    try:
+        page = keyset_page(
+            customers,
+            field=SORTINGS[sorting.lstrip("-")],
+            descending=sorting.startswith("-"),
+            cursor=request.GET.get("cursor"),
+            limit=LIST_PAGE_SIZE,
+        )
+    except InvalidCursor as error:
+        return HttpResponseBadRequest(str(error))
+
+    state = _list_state(query, active, sorting, filters)
+    context = {
+        "membership": membership,
+        "organization": organization,
+        "form": form,
+        "filter_form": MetadataFilterForm(),
+        "page": page,
+        "filters": [
+            {
+                "key": key,
+                "value": value,
+                "remove_url": _list_url(org_slug, state, drop=(key, value)),
+            }
+            for key, values in filters.items()
+            for value in values
+        ],
+        "is_filtered": bool(query or active is not None or filters),
+        "is_first_page": not request.GET.get("cursor"),
+        "next_url": page.next_cursor and _list_url(org_slug, state, cursor=page.next_cursor),
+    }
+    # "Load more" asks for rows only; the search form asks for the whole result block.
+    partial = "rows" if request.htmx and not context["is_first_page"] else "results"
+    return _render(request, "customers/customer_list.html", partial, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_create(request: HttpRequest, org_slug: str) -> HttpResponse:
+    membership = get_membership_or_404(request, org_slug)
+    form = CustomerCreateForm(
+        request.POST or None, instance=Customer(organization=membership.organization)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(
+                organization=membership.organization,
+                metadata=form.cleaned_data["metadata"],
+                **{k: v for k, v in form.changes().items()},
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Customer {customer.display_name} created.")
+            return redirect("customers:detail", org_slug, customer.pk)
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "form": form,
+        "value_types": VALUE_TYPES,
+    }
+    return render(
+        request, "customers/customer_create.html", context, status=_form_status(request, form)
+    )
+
+
+@login_required
+@require_GET
+def customer_detail(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    context = _detail_context(request, membership, customer)
+    return render(request, "customers/customer_detail.html", context)
+
+
+@login_required
+@require_GET
+def customer_orders(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    """Older orders, a page at a time (the detail page shows the newest)."""
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    try:
+        orders = _orders_page(customer, request.GET.get("cursor"))
+    except InvalidCursor as error:
+        return HttpResponseBadRequest(str(error))
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "customer": customer,
+        "orders": orders,
+        "orders_next_url": _orders_next_url(org_slug, customer, orders),
+    }
+    if request.htmx:
+        return _render(request, "customers/customer_detail.html", "order_rows", context)
+    return render(request, "customers/customer_orders.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    form = CustomerProfileForm(request.POST or None, instance=customer)
+    stale = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(
+                customer=customer,
+                expected_version=form.cleaned_data["version"],
+                **form.changes(),
+            )
+        except services.StaleCustomerError as error:
+            stale = _stale_changes(form, error.current)
+            # Show what is stored now, so the editor can re-apply their change knowingly.
+            form = CustomerProfileForm(instance=error.current)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("customers:detail", org_slug, customer.pk)
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "customer": customer,
+        "form": form,
+        "stale": stale,
+    }
+    status = 409 if stale is not None else _form_status(request, form)
+    return render(request, "customers/customer_edit.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_delete(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    error = None
+    if request.method == "POST":
+        typed = request.POST.get("confirm_email", "").strip()
+        if typed.lower() == customer.email.lower():
+            services.customer_delete(customer=customer)
+            messages.success(request, f"Customer {customer.email} deleted.")
+            return redirect("customers:list", org_slug)
+        error = "Type the customer's email exactly to confirm."
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "customer": customer,
+        "error": error,
+        "ongoing_subscriptions": customer.subscriptions.ongoing().count(),
+    }
+    return render(request, "customers/customer_delete.html", context, status=422 if error else 200)
+
+
+# --- Metadata panel: add, edit and remove one key at a time -----------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def metadata_add(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    if request.method == "GET":
+        return _metadata_response(request, membership, customer)
+    form = MetadataEntryForm(request.POST)
+    return _save_metadata(request, membership, customer, form, add_form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def metadata_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    key = request.GET.get("key") if request.method == "GET" else request.POST.get("original_key")
+    if key not in customer.metadata:
+        return _metadata_response(
+            request, membership, customer, error=f"The key {key!r} no longer exists.", status=409
+        )
+    if request.method == "GET":
+        form = MetadataEntryForm.for_existing(key, customer.metadata[key])
+        return _metadata_response(request, membership, customer, edit_form=form)
+    form = MetadataEntryForm(request.POST)
+    return _save_metadata(request, membership, customer, form, edit_form=form)
+
+
+@login_required
+@require_POST
+def metadata_remove(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    form = MetadataEntryForm(
+        {
+            "key": request.POST.get("key", ""),
+            "expected": request.POST.get("expected", ""),
+            "value": "x",
+        }
+    )
+    form.is_valid()
+    key = request.POST.get("key", "")
+    try:
+        updated = services.customer_remove_metadata_key(
+            customer=customer,
+            key=key,
+            expected_value=form.cleaned_data.get("expected_value", services.UNSET),
+        )
+    except services.StaleCustomerError as error:
+        return _metadata_response(request, membership, error.current, error=str(error), status=409)
+    return _metadata_saved(request, membership, updated, f"Removed {key!r}.")
+
+
+def _save_metadata(request, membership, customer, form, *, add_form=None, edit_form=None):
+    if not form.is_valid():
+        return _metadata_response(
+            request, membership, customer, add_form=add_form, edit_form=edit_form, status=422
+        )
+    data = form.cleaned_data
+    original_key = data.get("original_key") or None
+    try:
+        updated = services.customer_set_metadata_key(
+            customer=customer,
+            key=data["key"],
+            value=data["typed_value"],
+            replaces_key=original_key,
+            expected_value=data["expected_value"] if original_key else services.UNSET,
+        )
+    except services.StaleCustomerError as error:
+        return _metadata_response(request, membership, error.current, error=str(error), status=409)
+    except ValidationError as error:
+        _add_errors(form, error, field_map={"metadata": "value"})
+        return _metadata_response(
+            request, membership, customer, add_form=add_form, edit_form=edit_form, status=422
+        )
+    return _metadata_saved(request, membership, updated, f"Saved {data['key']!r}.")
+
+
+def _metadata_saved(request, membership, customer, message: str) -> HttpResponse:
+    if request.htmx:
+        return _metadata_response(request, membership, customer, notice=message)
+    messages.success(request, message)
+    return redirect("customers:detail", membership.organization.slug, customer.pk)
+
+
+def _metadata_response(
+    request,
+    membership,
+    customer,
+    *,
+    add_form=None,
+    edit_form=None,
+    error=None,
+    notice=None,
+    status=200,
+) -> HttpResponse:
+    context = {
+        **(_detail_context(request, membership, customer) if not request.htmx else {}),
+        "membership": membership,
+        "organization": membership.organization,
+        "customer": customer,
+        "metadata_rows": _metadata_rows(customer),
+        "add_form": add_form if add_form is not None else MetadataEntryForm(),
+        "edit_form": edit_form,
+        "editing_key": edit_form["original_key"].value() if edit_form is not None else None,
+        "metadata_error": error,
+        "metadata_notice": notice,
+    }
+    return _render(request, "customers/customer_detail.html", "metadata", context, status=status)
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def _detail_context(request, membership, customer) -> dict:
+    orders = _orders_page(customer, None)
+    subscriptions = list(
+        customer.subscriptions.select_related("product").order_by("-created_at")[
+            :SUBSCRIPTIONS_SHOWN
+        ]
+    )
+    org_slug = membership.organization.slug
+    return {
+        "membership": membership,
+        "organization": membership.organization,
+        "customer": customer,
+        "metrics": customer_metrics(customer),
+        "orders": orders,
+        "orders_next_url": _orders_next_url(org_slug, customer, orders),
+        "subscriptions": subscriptions,
+        "metadata_rows": _metadata_rows(customer),
+        "add_form": MetadataEntryForm(),
+    }
+
+
+def _orders_page(customer, cursor):
+    orders = Order.objects.filter(customer=customer).select_related("product")
+    return keyset_page(
+        orders, field="created_at", descending=True, cursor=cursor, limit=ORDERS_PAGE_SIZE
+    )
+
+
+def _orders_next_url(org_slug, customer, orders) -> str | None:
+    if not orders.next_cursor:
+        return None
+    url = reverse("customers:orders", args=[org_slug, customer.pk])
+    return f"{url}?{urlencode({'cursor': orders.next_cursor})}"
+
+
+def _metadata_rows(customer) -> list[dict]:
+    return [
+        {
+            "key": key,
+            "value": value,
+            "type": value_type(value),
+            "form": MetadataEntryForm.for_existing(key, value),
+        }
+        for key, value in customer.metadata.items()
+    ]
+
+
+def _redirect_with_metadata_filter(request, org_slug: str) -> HttpResponse:
+    """The "filter by metadata" form sends a key and a value; the list's URL names the
+    filter as `metadata[key]=value`, like the API, so redirect there."""
+    params = [
+        (name, value)
+        for name, values in request.GET.lists()
+        for value in values
+        if name in ("query", "active", "sorting") or name.startswith("metadata[")
+    ]
+    form = MetadataFilterForm(request.GET)
+    if form.is_valid():
+        params.append(
+            (f"metadata[{form.cleaned_data['filter_key']}]", form.cleaned_data["filter_value"])
+        )
+    else:
+        messages.error(request, "To filter by metadata, give both a key and a value.")
+    url = reverse("customers:list", args=[org_slug])
+    return redirect(f"{url}?{urlencode([(k, v) for k, v in params if v != ''])}")
+
+
+def _list_state(query, active, sorting, filters) -> list[tuple[str, str]]:
+    state = []
+    if query:
+        state.append(("query", query))
+    if active is not None:
+        state.append(("active", "true" if active else "false"))
+    if sorting != "-created_at":
+        state.append(("sorting", sorting))
+    for key, values in filters.items():
+        state.extend((f"metadata[{key}]", value) for value in values)
+    return state
+
+
+def _list_url(org_slug, state, *, cursor=None, drop=None) -> str:
+    params = [
+        (k, v) for k, v in state if not (drop and k == f"metadata[{drop[0]}]" and v == drop[1])
+    ]
+    if cursor:
+        params.append(("cursor", cursor))
+    url = reverse("customers:list", args=[org_slug])
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _stale_changes(form, current: Customer) -> list[dict]:
+    """The fields someone else changed, with the value stored now."""
+    changed = []
+    for name in form.Meta.fields:
+        submitted, stored = form.cleaned_data.get(name), getattr(current, name)
+        if (submitted or "") != (stored or ""):
+            changed.append(
+                {"label": form.fields[name].label, "submitted": submitted, "current": stored}
+            )
+    return changed
+
+
+def _add_errors(form, error: ValidationError, field_map: dict | None = None) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            field = (field_map or {}).get(field, field)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _form_status(request, form) -> int:
+    return 422 if request.method == "POST" and form.errors else 200
+
+
+def _first_error(form) -> str:
+    return next(iter(form.errors.values()))[0]

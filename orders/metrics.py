@@ -1,0 +1,51 @@
+"""A customer's key figures, computed in the database (three aggregate queries)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from orders.models import Order, Subscription
+
+
+@dataclass(frozen=True)
+class CustomerMetrics:
+    currency: str
+    revenue: int = 0
+    paid_orders: int = 0
+    average_order: int = 0
+    active_subscriptions: int = 0
+    mrr: int = 0
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    # Other currencies' revenue, when a customer paid in more than one.
+    other_currencies: list[dict] = field(default_factory=list)
+    # [{"month": "2026-03", "revenue": 1900, "cumulative": 5700}], oldest first.
+    monthly: list[dict] = field(default_factory=list)
+
+
+def customer_metrics(customer) -> CustomerMetrics:
+    """Lifetime revenue, paid orders, average order, active subscriptions, MRR, first and
+    last order, and monthly revenue, in the customer's main currency."""
+    revenue_rows = Order.objects.filter(customer=customer).revenue_by_currency()
+    mrr_rows = Subscription.objects.filter(customer=customer).mrr_by_currency()
+    main = (revenue_rows or mrr_rows or [{"currency": "usd"}])[0]["currency"]
+    revenue = next((r for r in revenue_rows if r["currency"] == main), {})
+    mrr = next((r for r in mrr_rows if r["currency"] == main), {})
+    monthly, cumulative = [], 0
+    for row in Order.objects.filter(customer=customer).monthly_revenue(main):
+        cumulative += row["revenue"]
+        month = row["month"]
+        monthly.append(
+            {"month": f"{month:%Y-%m}", "revenue": row["revenue"], "cumulative": cumulative}
+        )
+    return CustomerMetrics(
+        currency=main,
+        revenue=revenue.get("revenue") or 0,
+        paid_orders=revenue.get("paid_orders", 0),
+        average_order=round(revenue.get("average_order") or 0),
+        first_order_at=revenue.get("first_order_at"),
+        last_order_at=revenue.get("last_order_at"),
+        active_subscriptions=mrr.get("active_subscriptions", 0),
+        mrr=mrr.get("mrr") or 0,
+        other_currencies=[r for r in revenue_rows if r["currency"] != main],
+        monthly=monthly,
+    )
