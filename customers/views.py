@@ -288,9 +288,17 @@ def _save_metadata(request, membership, customer, form, *, add_form=None, edit_f
     except services.StaleCustomerError as error:
         return _metadata_response(request, membership, error.current, error=str(error), status=409)
     except ValidationError as error:
-        _add_errors(form, error, field_map={"metadata": "value"})
+        # Limits on the whole object (50 keys) belong to the panel, not to one field.
+        panel_error = " ".join(error.message_dict.pop("metadata", []))
+        _add_errors(form, ValidationError(error.message_dict))
         return _metadata_response(
-            request, membership, customer, add_form=add_form, edit_form=edit_form, status=422
+            request,
+            membership,
+            customer,
+            add_form=add_form,
+            edit_form=edit_form,
+            error=panel_error or None,
+            status=422,
         )
     return _metadata_saved(request, membership, updated, f"Saved {data['key']!r}.")
 
@@ -433,10 +441,9 @@ def _stale_changes(form, current: Customer) -> list[dict]:
     return changed
 
 
-def _add_errors(form, error: ValidationError, field_map: dict | None = None) -> None:
+def _add_errors(form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.message_dict.items():
-            field = (field_map or {}).get(field, field)
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)

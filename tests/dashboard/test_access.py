@@ -1,0 +1,127 @@
+"""Every dashboard route: anonymous visitors go to sign in, outsiders get 404.
+
+The walk over the URL configuration fails when a route is added without an entry here,
+so no page can ship without its access tests.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+# Routes anyone may reach, and the staff admin (guarded by Django's admin itself).
+PUBLIC = {"login", "logout", "healthz"}
+SKIPPED_NAMESPACES = {"admin"}
+
+# name -> (method, needs a customer)
+DASHBOARD_ROUTES = {
+    "home": ("get", False),
+    "customers:list": ("get", False),
+    "customers:create": ("get", False),
+    "customers:detail": ("get", True),
+    "customers:edit": ("get", True),
+    "customers:delete": ("get", True),
+    "customers:orders": ("get", True),
+    "customers:metadata": ("get", True),
+    "customers:metadata_edit": ("get", True),
+    "customers:metadata_remove": ("post", True),
+}
+
+
+def route_names(patterns=None, namespace=None) -> set[str]:
+    names = set()
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in SKIPPED_NAMESPACES:
+                continue
+            inner = pattern.namespace or namespace
+            names |= route_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+    return names
+
+
+def test_every_route_has_access_tests():
+    assert route_names() - PUBLIC == set(DASHBOARD_ROUTES)
+
+
+def url_for(name: str, organization, customer) -> str:
+    if name == "home":
+        return reverse(name)
+    args = [organization.slug] + ([customer.pk] if DASHBOARD_ROUTES[name][1] else [])
+    url = reverse(name, args=args)
+    if name == "customers:metadata_edit":
+        url += "?key=plan"
+    return url
+
+
+@pytest.fixture
+def customer(organization):
+    return CustomerFactory(organization=organization, metadata={"plan": "pro"})
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARD_ROUTES))
+def test_anonymous_visitors_are_sent_to_sign_in(name, client, organization, customer):
+    method, _ = DASHBOARD_ROUTES[name]
+    url = url_for(name, organization, customer)
+    response = getattr(client, method)(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login") + "?next=")
+
+
+@pytest.mark.parametrize("name", sorted(set(DASHBOARD_ROUTES) - {"home"}))
+def test_outsiders_get_404(name, client, outsider, organization, customer):
+    client.force_login(outsider)
+    method, _ = DASHBOARD_ROUTES[name]
+    response = getattr(client, method)(url_for(name, organization, customer), {"key": "plan"})
+    assert response.status_code == 404
+    customer.refresh_from_db()
+    assert customer.metadata == {"plan": "pro"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, c) in DASHBOARD_ROUTES.items() if c))
+def test_a_customer_of_another_organization_is_404_even_under_my_own_slug(
+    name, client, owner, organization, other_organization
+):
+    theirs = CustomerFactory(organization=other_organization, metadata={"plan": "pro"})
+    client.force_login(owner)
+    method, _ = DASHBOARD_ROUTES[name]
+    url = reverse(name, args=[organization.slug, theirs.pk])
+    response = getattr(client, method)(url, {"key": "plan"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("user", ["owner", "member"])
+@pytest.mark.parametrize("name", sorted(n for n, (m, _) in DASHBOARD_ROUTES.items() if m == "get"))
+def test_owners_and_members_can_open_every_page(
+    name, user, client, request, organization, customer
+):
+    client.force_login(request.getfixturevalue(user))
+    response = client.get(url_for(name, organization, customer))
+    # home sends a one-organization user straight to their customers
+    assert response.status_code == (302 if name == "home" else 200)
+
+
+def test_home_lets_a_user_of_several_organizations_choose(client, owner, other_organization):
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(user=owner, organization=other_organization)
+    client.force_login(owner)
+    page = client.get(reverse("home")).text
+    assert "Choose an organization" in page
+    assert reverse("customers:list", args=[other_organization.slug]) in page
+
+
+def test_sign_in_lands_on_the_organizations_customers(client, owner, organization):
+    response = client.post(
+        reverse("login"), {"username": "owner", "password": "correct-horse-battery"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("customers:list", args=[organization.slug])
+
+
+def test_a_wrong_password_is_refused_with_a_message(client, owner):
+    response = client.post(reverse("login"), {"username": "owner", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.text
