@@ -89,8 +89,9 @@ class Subscription(BaseModel):
         CANCELED = "canceled", "Canceled"
         UNPAID = "unpaid", "Unpaid"
 
-    # The statuses Polar counts as active: the customer currently has access.
-    ACTIVE_STATUSES = (Status.TRIALING, Status.ACTIVE)
+    # What Polar's API counts as active ("at least one trialing, active or past_due
+    # subscription"): the customer still has access while a payment is retried.
+    ACTIVE_STATUSES = (Status.TRIALING, Status.ACTIVE, Status.PAST_DUE)
     # Still running, so it can be canceled; the rest have ended.
     ONGOING_STATUSES = (Status.TRIALING, Status.ACTIVE, Status.PAST_DUE, Status.INCOMPLETE)
 

@@ -47,3 +47,51 @@ class Membership(BaseModel):
     @property
     def is_owner(self) -> bool:
         return self.role == self.Role.OWNER
+
+
+class AccessTokenScope(models.TextChoices):
+    CUSTOMERS_READ = "customers:read", "Read customers"
+    CUSTOMERS_WRITE = "customers:write", "Create, update and delete customers"
+    ORDERS_READ = "orders:read", "Read orders"
+    SUBSCRIPTIONS_READ = "subscriptions:read", "Read subscriptions"
+    SUBSCRIPTIONS_WRITE = "subscriptions:write", "Cancel and revoke subscriptions"
+    PRODUCTS_READ = "products:read", "Read products"
+    PRODUCTS_WRITE = "products:write", "Create and update products"
+
+
+class OrganizationAccessToken(BaseModel):
+    """A bearer token for the API, acting for one organization.
+
+    Only a SHA-256 hash of the secret is stored: the secret itself is shown once, at
+    creation. A token works until it expires or is revoked.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters of the secret, so people can tell their tokens apart.
+    token_prefix = models.CharField(max_length=24, editable=False)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="token_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    def is_usable(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def has_scope(self, *scopes: str) -> bool:
+        """True when the token holds any of `scopes`."""
+        return any(scope in self.scopes for scope in scopes)
