@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.api import api
 from core import views as core_views
 from organizations import views as organization_views
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
+    path("v1/", api.urls),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

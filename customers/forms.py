@@ -2,18 +2,14 @@
 
 import json
 import math
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import QueryDict
 
 from customers.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
 from customers.models import EXTERNAL_ID_LOCKED_MESSAGE, Customer
 from customers.querysets import DEFAULT_SORTING, SORTINGS
-
-METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
 
 SORTING_CHOICES = [
     ("-created_at", "Newest first"),
@@ -40,18 +36,6 @@ class CustomerListForm(forms.Form):
 
     def clean_sorting(self) -> str:
         return self.cleaned_data["sorting"] or DEFAULT_SORTING
-
-
-def metadata_filters(params: QueryDict) -> dict[str, list[str]]:
-    """`metadata[key]=value` pairs from a query string; repeated keys keep every value."""
-    filters: dict[str, list[str]] = {}
-    for name in params:
-        match = METADATA_PARAM.match(name)
-        if match:
-            values = [v for v in params.getlist(name) if v != ""]
-            if values:
-                filters[match.group(1)] = values
-    return filters
 
 
 class MetadataFilterForm(forms.Form):

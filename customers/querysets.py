@@ -1,9 +1,13 @@
 """Reads of customers. Every tenant read starts at `Customer.objects.for_org(org)`."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTransform
+
+METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
 
 # Sort keys as the API names them, each mapped to its model field.
 SORTINGS = {"created_at": "created_at", "email": "email", "name": "name"}
@@ -103,6 +107,18 @@ class CustomerQuerySet(models.QuerySet):
         )
         if changed.exists():
             raise _external_id_locked()
+
+
+def metadata_filters(params) -> dict[str, list[str]]:
+    """`metadata[key]=value` pairs from a query string; repeated keys keep every value."""
+    filters: dict[str, list[str]] = {}
+    for name in params:
+        match = METADATA_PARAM.match(name)
+        if match:
+            values = [v for v in params.getlist(name) if v != ""]
+            if values:
+                filters[match.group(1)] = values
+    return filters
 
 
 def _typed_candidates(value) -> list:

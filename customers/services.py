@@ -4,6 +4,7 @@ Each service runs in one transaction, validates with `full_clean()` before savin
 bumps `version`, which the dashboard uses to refuse edits made on stale data.
 """
 
+import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -142,12 +143,16 @@ def customer_remove_metadata_key(
     return current
 
 
-def customer_delete(*, customer: Customer) -> Customer:
+def customer_delete(*, customer: Customer, anonymize: bool = False) -> Customer:
     """Soft-delete a customer.
 
     The row stays for the orders that point at it, but it vanishes from every list and
     lookup. Its ongoing subscriptions are revoked; its email is free for a new customer;
     its external ID is freed too, and kept in metadata under `__external_id`.
+
+    With `anonymize`, personal data is scrubbed as well (for erasure requests): the email
+    becomes a hash, name and billing details are cleared; a business's name and tax ID
+    stay, as its invoices need them.
     """
     from orders.services import subscription_revoke
 
@@ -159,12 +164,25 @@ def customer_delete(*, customer: Customer) -> Customer:
         if current.external_id is not None:
             current.metadata = {**current.metadata, DELETED_EXTERNAL_ID_KEY: current.external_id}
             current.external_id = None
+        if anonymize:
+            _anonymize(current)
         current.deleted_at = now
         current.version += 1
         # No full_clean(): the reserved key may take metadata past 50 keys, which is fine
         # for a row no one can edit any more.
         current.save()
     return current
+
+
+def _anonymize(customer: Customer) -> None:
+    digest = hashlib.sha256(customer.email.lower().encode()).hexdigest()[:24]
+    customer.email = f"{digest}@anonymized.invalid"
+    customer.email_verified = False
+    if not customer.tax_id:
+        customer.name = ""
+    customer.billing_name = ""
+    for part in ("line1", "line2", "postal_code", "city", "state", "country"):
+        setattr(customer, f"billing_address_{part}", "")
 
 
 def _lock_live(customer: Customer) -> Customer:

@@ -25,11 +25,10 @@ from customers.forms import (
     CustomerProfileForm,
     MetadataEntryForm,
     MetadataFilterForm,
-    metadata_filters,
     value_type,
 )
 from customers.models import Customer
-from customers.querysets import SORTINGS
+from customers.querysets import SORTINGS, metadata_filters
 from orders.metrics import customer_metrics
 from orders.models import Order
 from organizations.access import get_customer_or_404, get_membership_or_404

@@ -6,7 +6,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.ids import uuid7
 from core.models import BaseModel
+from customers.metadata import validate_metadata
 from customers.models import Customer
 from orders.currencies import CURRENCY_CODES
 from orders.querysets import OrderQuerySet, ProductQuerySet, SubscriptionQuerySet
@@ -55,12 +57,16 @@ class Product(BaseModel):
     name = models.CharField(max_length=256)
     description = models.TextField(blank=True)
     is_archived = models.BooleanField(default=False)
+    # The price has its own ID in Polar's API; a new price (amount or currency changed)
+    # gets a new one.
+    price_id = models.UUIDField(default=uuid7, unique=True, editable=False)
     price_amount = models.BigIntegerField(help_text="In minor units, e.g. cents.")
     price_currency = models.CharField(max_length=3, default="usd")
     # Null for a one-time purchase.
     recurring_interval = models.CharField(  # noqa: DJ001
         max_length=5, choices=RecurringInterval.choices, null=True, blank=True
     )
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])
 
     objects = ProductQuerySet.as_manager()
 
@@ -111,6 +117,8 @@ class Subscription(BaseModel):
     started_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    customer_cancellation_reason = models.CharField(max_length=32, blank=True)
+    customer_cancellation_comment = models.TextField(blank=True)
 
     objects = SubscriptionQuerySet.as_manager()
 

@@ -1,13 +1,19 @@
 """Reads of products, orders and subscriptions, always scoped to one organization."""
 
 from django.db import models
-from django.db.models import Avg, Case, Count, F, Max, Min, Sum, When
+from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Sum, When
 from django.db.models.functions import TruncMonth
 
 
 class ProductQuerySet(models.QuerySet):
     def for_org(self, organization) -> "ProductQuerySet":
         return self.filter(organization=organization)
+
+    def with_has_orders(self) -> "ProductQuerySet":
+        """Annotate `has_orders`: a product that was sold cannot be deleted."""
+        from orders.models import Order
+
+        return self.annotate(has_orders=Exists(Order.objects.filter(product=OuterRef("pk"))))
 
 
 class OrderQuerySet(models.QuerySet):

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from core.ids import uuid7
 from customers.models import Customer
 from orders.models import Order, Product, Subscription, add_interval
 from organizations.models import Organization
@@ -18,6 +19,7 @@ def product_create(
     price_currency: str = "usd",
     recurring_interval: str | None = None,
     description: str = "",
+    metadata: dict | None = None,
 ) -> Product:
     """Create a product with its single price (one-time when `recurring_interval` is None)."""
     product = Product(
@@ -27,9 +29,42 @@ def product_create(
         price_amount=price_amount,
         price_currency=price_currency.lower(),
         recurring_interval=recurring_interval,
+        metadata=metadata or {},
     )
     product.full_clean()
     product.save()
+    return product
+
+
+PRODUCT_UPDATABLE = {
+    "name",
+    "description",
+    "is_archived",
+    "metadata",
+    "price_amount",
+    "price_currency",
+}
+
+
+def product_update(*, product: Product, **changes) -> Product:
+    """Change a product. A new amount or currency is a new price, with a new price ID;
+    subscriptions already running keep the amount they started with."""
+    unknown = set(changes) - PRODUCT_UPDATABLE
+    if unknown:
+        raise TypeError(f"Unknown product fields: {', '.join(sorted(unknown))}")
+    if "price_currency" in changes:
+        changes["price_currency"] = changes["price_currency"].lower()
+    new_price = any(
+        f in changes and changes[f] != getattr(product, f)
+        for f in ("price_amount", "price_currency")
+    )
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(product, field, value)
+        if new_price:
+            product.price_id = uuid7()
+        product.full_clean()
+        product.save()
     return product
 
 
@@ -89,10 +124,13 @@ def order_create(
     return order
 
 
-def subscription_cancel(*, subscription: Subscription) -> Subscription:
+def subscription_cancel(
+    *, subscription: Subscription, reason: str | None = None, comment: str | None = None
+) -> Subscription:
     """Cancel at the end of the current period (InvalidTransition if it cannot)."""
     with transaction.atomic():
         subscription.cancel()
+        _record_reason(subscription, reason, comment)
         subscription.save()
     return subscription
 
@@ -105,9 +143,23 @@ def subscription_uncancel(*, subscription: Subscription) -> Subscription:
     return subscription
 
 
-def subscription_revoke(*, subscription: Subscription, now: datetime | None = None) -> Subscription:
+def subscription_revoke(
+    *,
+    subscription: Subscription,
+    now: datetime | None = None,
+    reason: str | None = None,
+    comment: str | None = None,
+) -> Subscription:
     """End a subscription immediately (InvalidTransition if it already ended)."""
     with transaction.atomic():
         subscription.revoke(now=now)
+        _record_reason(subscription, reason, comment)
         subscription.save()
     return subscription
+
+
+def _record_reason(subscription: Subscription, reason: str | None, comment: str | None) -> None:
+    if reason is not None:
+        subscription.customer_cancellation_reason = reason
+    if comment is not None:
+        subscription.customer_cancellation_comment = comment

@@ -1,0 +1,161 @@
+"""The public JSON API: Polar-compatible paths, auth, errors and routers.
+
+Shapes follow Polar's public API (version 2026-10), so the official `polar-sdk` client
+works when given this server's base URL. Errors use Polar's bodies:
+401/403/404 `{"error": ..., "detail": "..."}` and 422 `{"error":
+"PolarRequestValidationError", "detail": [{"type", "loc", "msg", "input"}]}`.
+"""
+
+import math
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from organizations.services import access_token_authenticate
+
+
+class OrganizationTokenAuth(HttpBearer):
+    """`Authorization: Bearer polar_oat_...`: an organization access token."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str):
+        access_token = access_token_authenticate(token)
+        if access_token is not None:
+            request.organization = access_token.organization
+        return access_token
+
+
+api = NinjaAPI(
+    title="Customers API",
+    version="2026-10",
+    description="Polar-compatible API for customers, orders, subscriptions and products. "
+    "Authenticate with an organization access token: `Authorization: Bearer polar_oat_...`.",
+    auth=OrganizationTokenAuth(),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+class ApiError(Exception):
+    """An error with Polar's name for it: `{"error": error, "detail": detail}`."""
+
+    def __init__(self, status: int, error: str, detail: str):
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def require_scope(request: HttpRequest, *scopes: str) -> None:
+    """403 unless the request's token holds one of `scopes`."""
+    if not request.auth.has_scope(*scopes):
+        needed = " or ".join(scopes)
+        raise AuthorizationError(message=f"This access token lacks the scope needed: {needed}.")
+
+
+def validation_error(loc: list, msg: str, value: Any = None, type_: str = "value_error"):
+    """A 422 for one bad input, in the shape pydantic errors take."""
+    return ValidationError([{"type": type_, "loc": loc, "msg": msg, "input": value}])
+
+
+def paginate(queryset: QuerySet, *, page: int, limit: int, serialize) -> dict:
+    """Polar's page-based envelope: `{"items": [...], "pagination": {...}}`."""
+    total = queryset.count()
+    offset = (page - 1) * limit
+    items = [serialize(obj) for obj in queryset[offset : offset + limit]] if offset < total else []
+    return {
+        "items": items,
+        "pagination": {"total_count": total, "max_page": math.ceil(total / limit)},
+    }
+
+
+def _error(request, status: int, error: str, detail) -> HttpResponse:
+    return api.create_response(request, {"error": error, "detail": detail}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def _on_validation_error(request, exc: ValidationError):
+    detail = []
+    for err in exc.errors:
+        loc = list(err.get("loc", []))
+        # ninja puts the operation's parameter name after "body"; Polar's clients expect
+        # FastAPI's locations: ["body", "email"].
+        if len(loc) >= 2 and loc[0] == "body" and loc[1] == "payload":
+            loc = ["body", *loc[2:]]
+        value = err.get("input")
+        detail.append(
+            {
+                "type": err.get("type", "value_error"),
+                "loc": loc,
+                "msg": err.get("msg", "Invalid value."),
+                "input": value if _is_json(value) else str(value),
+            }
+        )
+    return _error(request, 422, "PolarRequestValidationError", detail)
+
+
+@api.exception_handler(DjangoValidationError)
+def _on_domain_error(request, exc: DjangoValidationError):
+    """A rule of the domain (duplicate email, locked external ID, metadata) broken."""
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    detail = [
+        {
+            "type": "value_error",
+            "loc": ["body"] if f == "__all__" else ["body", f],
+            "msg": m,
+            "input": None,
+        }
+        for f, messages in fields.items()
+        for m in messages
+    ]
+    return _error(request, 422, "PolarRequestValidationError", detail)
+
+
+@api.exception_handler(Http404)
+def _on_not_found(request, exc):
+    return _error(request, 404, "ResourceNotFound", "Not found")
+
+
+@api.exception_handler(AuthenticationError)
+def _on_unauthenticated(request, exc):
+    response = _error(request, 401, "Unauthorized", "A valid access token is required.")
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+@api.exception_handler(AuthorizationError)
+def _on_forbidden(request, exc):
+    return _error(request, 403, "NotPermitted", exc.message)
+
+
+@api.exception_handler(ApiError)
+def _on_api_error(request, exc: ApiError):
+    return _error(request, exc.status, exc.error, exc.detail)
+
+
+@api.exception_handler(HttpError)
+def _on_http_error(request, exc: HttpError):
+    names = {400: "BadRequest", 403: "NotPermitted", 404: "ResourceNotFound", 409: "Conflict"}
+    return _error(request, exc.status_code, names.get(exc.status_code, "Error"), exc.message)
+
+
+def _is_json(value) -> bool:
+    return value is None or isinstance(value, str | int | float | bool | list | dict)
+
+
+def _register_routers() -> None:
+    from customers.api import router as customers_router
+    from orders.api import orders_router, products_router, subscriptions_router
+
+    api.add_router("/customers/", customers_router)
+    api.add_router("/orders/", orders_router)
+    api.add_router("/subscriptions/", subscriptions_router)
+    api.add_router("/products/", products_router)
+
+
+_register_routers()

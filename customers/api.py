@@ -1,0 +1,307 @@
+"""`/v1/customers/`: thin operations over the customer services, Polar's shapes in and out.
+
+Every route has an `/external/{external_id}` twin, so a merchant's backend can work with
+its own user IDs without ever storing ours.
+"""
+
+import csv
+import json
+from uuid import UUID
+
+from django.http import Http404, HttpRequest, StreamingHttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from config.api import paginate, require_scope, validation_error
+from customers import services
+from customers.metadata import metadata_errors
+from customers.models import Customer
+from customers.querysets import SORTINGS, metadata_filters
+from customers.schemas import (
+    CustomerCreateIn,
+    CustomerList,
+    CustomerOut,
+    CustomerState,
+    CustomerUpdateExternalIn,
+    CustomerUpdateIn,
+    customer_out,
+    customer_state_out,
+    profile_changes,
+)
+from orders.models import Subscription
+
+router = Router(tags=["customers"])
+
+READ = ("customers:read", "customers:write")
+WRITE = ("customers:write",)
+MAX_LIMIT = 100
+
+
+class CustomerListQuery(Schema):
+    organization_id: list[UUID] | None = None
+    email: str | None = None
+    query: str | None = None
+    active: bool | None = None
+    page: int = Field(1, ge=1)
+    limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")
+    sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
+
+
+class ExportQuery(Schema):
+    organization_id: list[UUID] | None = None
+
+
+@router.get("/", response=CustomerList, summary="List customers")
+def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
+    """List the organization's customers. Filter by metadata with `metadata[key]=value`
+    (values of one key match any, different keys must all match).
+
+    **Scopes**: `customers:read` `customers:write`
+    """
+    require_scope(request, *READ)
+    customers = Customer.objects.for_org(request.organization)
+    if filters.organization_id and request.organization.pk not in filters.organization_id:
+        customers = customers.none()
+    if filters.email:
+        customers = customers.filter(email__iexact=filters.email.strip())
+    customers = (
+        customers.search(filters.query or "")
+        .filter_active(filters.active)
+        .filter_metadata(metadata_filters(request.GET))
+        .order_by(*_ordering(filters.sorting))
+    )
+    limit = min(filters.limit, MAX_LIMIT)
+    return paginate(customers, page=filters.page, limit=limit, serialize=customer_out)
+
+
+@router.post("/", response={201: CustomerOut}, summary="Create a customer")
+def create_customer(request: HttpRequest, payload: CustomerCreateIn):
+    """Create a customer. The email and the external ID must be unused in the organization.
+
+    **Scopes**: `customers:write`
+    """
+    require_scope(request, *WRITE)
+    if payload.organization_id and payload.organization_id != request.organization.pk:
+        raise validation_error(
+            ["body", "organization_id"],
+            "The access token belongs to another organization.",
+            str(payload.organization_id),
+        )
+    _check_metadata(payload.metadata)
+    data = payload.model_dump(exclude={"organization_id", "type"})
+    changes = profile_changes(data)
+    customer = services.customer_create(organization=request.organization, **changes)
+    return 201, customer_out(customer)
+
+
+@router.get("/export", summary="Export customers as CSV", response={200: str})
+def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
+    """Every live customer as CSV, streamed in constant memory.
+
+    **Scopes**: `customers:read` `customers:write`
+    """
+    require_scope(request, *READ)
+    customers = Customer.objects.for_org(request.organization)
+    if filters.organization_id and request.organization.pk not in filters.organization_id:
+        customers = customers.none()
+    response = StreamingHttpResponse(_csv_rows(customers), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
+    return response
+
+
+@router.get(
+    "/external/{external_id}", response=CustomerOut, summary="Get a customer by external ID"
+)
+def get_customer_external(request: HttpRequest, external_id: str):
+    """**Scopes**: `customers:read` `customers:write`"""
+    require_scope(request, *READ)
+    return customer_out(_by_external_id(request, external_id))
+
+
+@router.patch(
+    "/external/{external_id}", response=CustomerOut, summary="Update a customer by external ID"
+)
+def update_customer_external(
+    request: HttpRequest, external_id: str, payload: CustomerUpdateExternalIn
+):
+    """Update the fields sent; `metadata` replaces the whole object.
+
+    **Scopes**: `customers:write`
+    """
+    require_scope(request, *WRITE)
+    return customer_out(_update(_by_external_id(request, external_id), payload))
+
+
+@router.delete(
+    "/external/{external_id}", response={204: None}, summary="Delete a customer by external ID"
+)
+def delete_customer_external(request: HttpRequest, external_id: str, anonymize: bool = False):
+    """Soft-delete: see `DELETE /v1/customers/{id}`.
+
+    **Scopes**: `customers:write`
+    """
+    require_scope(request, *WRITE)
+    services.customer_delete(customer=_by_external_id(request, external_id), anonymize=anonymize)
+    return 204, None
+
+
+@router.get(
+    "/external/{external_id}/state",
+    response=CustomerState,
+    summary="Get a customer's state by external ID",
+)
+def get_customer_state_external(request: HttpRequest, external_id: str):
+    """The customer and their active subscriptions.
+
+    **Scopes**: `customers:read` `customers:write`
+    """
+    require_scope(request, *READ)
+    return _state(_by_external_id(request, external_id))
+
+
+@router.get("/{id}", response=CustomerOut, summary="Get a customer")
+def get_customer(request: HttpRequest, id: str):
+    """**Scopes**: `customers:read` `customers:write`"""
+    require_scope(request, *READ)
+    return customer_out(_by_id(request, id))
+
+
+@router.patch("/{id}", response=CustomerOut, summary="Update a customer")
+def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
+    """Update the fields sent; `metadata` replaces the whole object. An external ID can be
+    set while empty; once set it can never change ("Customer external ID cannot be
+    updated.").
+
+    **Scopes**: `customers:write`
+    """
+    require_scope(request, *WRITE)
+    return customer_out(_update(_by_id(request, id), payload))
+
+
+@router.delete("/{id}", response={204: None}, summary="Delete a customer")
+def delete_customer(request: HttpRequest, id: str, anonymize: bool = False):
+    """Soft-delete a customer: their subscriptions are revoked at once, their email and
+    external ID are freed, their orders are kept. With `anonymize=true`, personal data
+    (email, name, billing details) is also scrubbed.
+
+    **Scopes**: `customers:write`
+    """
+    require_scope(request, *WRITE)
+    services.customer_delete(customer=_by_id(request, id), anonymize=anonymize)
+    return 204, None
+
+
+@router.get("/{id}/state", response=CustomerState, summary="Get a customer's state")
+def get_customer_state(request: HttpRequest, id: str):
+    """The customer and their active subscriptions.
+
+    **Scopes**: `customers:read` `customers:write`
+    """
+    require_scope(request, *READ)
+    return _state(_by_id(request, id))
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def _by_id(request: HttpRequest, raw_id: str) -> Customer:
+    try:
+        customer_id = UUID(raw_id)
+    except ValueError:
+        raise Http404 from None
+    customer = Customer.objects.for_org(request.organization).filter(pk=customer_id).first()
+    if customer is None:
+        raise Http404
+    return customer
+
+
+def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
+    customer = (
+        Customer.objects.for_org(request.organization).filter(external_id=external_id).first()
+    )
+    if customer is None:
+        raise Http404
+    return customer
+
+
+def _update(customer: Customer, payload) -> Customer:
+    data = payload.model_dump(exclude_unset=True, exclude={"type"})
+    if data.get("metadata") is not None:
+        _check_metadata(data["metadata"])
+    elif "metadata" in data:
+        data["metadata"] = {}
+    return services.customer_update(customer=customer, **profile_changes(data))
+
+
+def _state(customer: Customer) -> dict:
+    subscriptions = Subscription.objects.filter(customer=customer).active().order_by("created_at")
+    return customer_state_out(customer, subscriptions)
+
+
+def _check_metadata(metadata) -> None:
+    """422 with one entry per broken rule, each located at its key."""
+    from ninja.errors import ValidationError
+
+    errors = metadata_errors(metadata)
+    if errors:
+        raise ValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["body", "metadata"] + ([key] if key is not None else []),
+                    "msg": message,
+                    "input": metadata.get(key) if key is not None else None,
+                }
+                for key, message in errors
+            ]
+        )
+
+
+def _ordering(sorting: list[str]) -> list[str]:
+    fields = []
+    for criterion in sorting:
+        name = criterion.removeprefix("-")
+        if name not in SORTINGS:
+            raise validation_error(
+                ["query", "sorting"],
+                f"Unknown sorting {criterion!r}; use one of: "
+                + ", ".join(f"{s}, -{s}" for s in SORTINGS)
+                + ".",
+                criterion,
+            )
+        fields.append(("-" if criterion.startswith("-") else "") + SORTINGS[name])
+    last = "-id" if fields and fields[-1].startswith("-") else "id"
+    return [*fields, last]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = [
+    "id",
+    "external_id",
+    "created_at",
+    "email",
+    "name",
+    "tax_id",
+    "billing_name",
+    "billing_address_line1",
+    "billing_address_line2",
+    "billing_address_postal_code",
+    "billing_address_city",
+    "billing_address_state",
+    "billing_address_country",
+    "metadata",
+]
+
+
+def _csv_rows(customers):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    rows = customers.order_by("created_at", "id").values_list(*CSV_COLUMNS)
+    for row in rows.iterator(chunk_size=2000):
+        *fields, metadata = row
+        fields[2] = fields[2].isoformat()
+        yield writer.writerow([*fields, json.dumps(metadata, separators=(",", ":"))])

@@ -1,0 +1,366 @@
+"""`/v1/orders/`, `/v1/subscriptions/` and `/v1/products/`, in Polar's shapes."""
+
+from uuid import UUID
+
+from django.http import Http404, HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from config.api import ApiError, paginate, require_scope, validation_error
+from customers.api import _check_metadata
+from orders import services
+from orders.models import InvalidTransition, Order, Product, Subscription
+from orders.schemas import (
+    OrderList,
+    OrderOut,
+    ProductCreateIn,
+    ProductList,
+    ProductOut,
+    ProductUpdateIn,
+    SubscriptionList,
+    SubscriptionOut,
+    SubscriptionUpdateIn,
+    order_out,
+    product_out,
+    subscription_out,
+)
+
+orders_router = Router(tags=["orders"])
+subscriptions_router = Router(tags=["subscriptions"])
+products_router = Router(tags=["products"])
+
+MAX_LIMIT = 100
+
+
+class ListQuery(Schema):
+    organization_id: list[UUID] | None = None
+    page: int = Field(1, ge=1)
+    limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")
+
+
+def _ordering(sorting: list[str], allowed: dict[str, str]) -> list[str]:
+    fields = []
+    for criterion in sorting:
+        field = allowed.get(criterion.removeprefix("-"))
+        if field is None:
+            choices = ", ".join(f"{s}, -{s}" for s in allowed)
+            raise validation_error(
+                ["query", "sorting"],
+                f"Unknown sorting {criterion!r}; use one of: {choices}.",
+                criterion,
+            )
+        fields.append(("-" if criterion.startswith("-") else "") + field)
+    return [*fields, "-id" if fields and fields[-1].startswith("-") else "id"]
+
+
+def _scoped(queryset, request, organization_id):
+    queryset = queryset.for_org(request.organization)
+    if organization_id and request.organization.pk not in organization_id:
+        return queryset.none()
+    return queryset
+
+
+def _get(queryset, raw_id: str):
+    try:
+        obj = queryset.filter(pk=UUID(raw_id)).first()
+    except ValueError:
+        obj = None
+    if obj is None:
+        raise Http404
+    return obj
+
+
+# --- Orders -----------------------------------------------------------------------------
+
+ORDER_SORTINGS = {"created_at": "created_at", "status": "status", "amount": "total_amount"}
+
+
+class OrderListQuery(ListQuery):
+    customer_id: list[UUID] | None = None
+    external_customer_id: list[str] | None = None
+    product_id: list[UUID] | None = None
+    subscription_id: list[UUID] | None = None
+    status: list[Order.Status] | None = None
+    product_billing_type: list[str] | None = None
+    sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
+
+
+def _orders(request):
+    return Order.objects.for_org(request.organization).select_related(
+        "customer", "product", "subscription"
+    )
+
+
+@orders_router.get("/", response=OrderList, summary="List orders")
+def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
+    """Filter by customer (ours or your external ID), product, subscription and status
+    (`paid`, `refunded`, ...).
+
+    **Scopes**: `orders:read`
+    """
+    require_scope(request, "orders:read")
+    orders = _scoped(Order.objects, request, filters.organization_id).select_related(
+        "customer", "product", "subscription"
+    )
+    if filters.customer_id:
+        orders = orders.filter(customer_id__in=filters.customer_id)
+    if filters.external_customer_id:
+        orders = orders.filter(
+            customer__external_id__in=filters.external_customer_id,
+            customer__deleted_at__isnull=True,
+        )
+    if filters.product_id:
+        orders = orders.filter(product_id__in=filters.product_id)
+    if filters.subscription_id:
+        orders = orders.filter(subscription_id__in=filters.subscription_id)
+    if filters.status:
+        orders = orders.filter(status__in=filters.status)
+    if filters.product_billing_type:
+        types = set(filters.product_billing_type)
+        if not types <= {"one_time", "recurring"}:
+            raise validation_error(
+                ["query", "product_billing_type"],
+                "Use one_time or recurring.",
+                filters.product_billing_type,
+            )
+        if types == {"one_time"}:
+            orders = orders.filter(subscription__isnull=True)
+        elif types == {"recurring"}:
+            orders = orders.filter(subscription__isnull=False)
+    orders = orders.order_by(*_ordering(filters.sorting, ORDER_SORTINGS))
+    return paginate(
+        orders, page=filters.page, limit=min(filters.limit, MAX_LIMIT), serialize=order_out
+    )
+
+
+@orders_router.get("/{id}", response=OrderOut, summary="Get an order")
+def get_order(request: HttpRequest, id: str):
+    """**Scopes**: `orders:read`"""
+    require_scope(request, "orders:read")
+    return order_out(_get(_orders(request), id))
+
+
+# --- Subscriptions ----------------------------------------------------------------------
+
+SUBSCRIPTION_SORTINGS = {
+    "started_at": "started_at",
+    "created_at": "created_at",
+    "status": "status",
+    "amount": "amount",
+    "current_period_end": "current_period_end",
+}
+
+
+class SubscriptionListQuery(ListQuery):
+    customer_id: list[UUID] | None = None
+    external_customer_id: list[str] | None = None
+    product_id: list[UUID] | None = None
+    active: bool | None = None
+    status: list[Subscription.Status] | None = None
+    cancel_at_period_end: bool | None = None
+    sorting: list[str] = Field(default_factory=lambda: ["-started_at"])
+
+
+def _subscriptions(request):
+    return Subscription.objects.for_org(request.organization).select_related("customer", "product")
+
+
+@subscriptions_router.get("/", response=SubscriptionList, summary="List subscriptions")
+def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuery]):
+    """Filter by customer (ours or your external ID), product, status, or `active`
+    (trialing, active or past due).
+
+    **Scopes**: `subscriptions:read` `subscriptions:write`
+    """
+    require_scope(request, "subscriptions:read", "subscriptions:write")
+    subscriptions = _scoped(Subscription.objects, request, filters.organization_id)
+    subscriptions = subscriptions.select_related("customer", "product")
+    if filters.customer_id:
+        subscriptions = subscriptions.filter(customer_id__in=filters.customer_id)
+    if filters.external_customer_id:
+        subscriptions = subscriptions.filter(
+            customer__external_id__in=filters.external_customer_id,
+            customer__deleted_at__isnull=True,
+        )
+    if filters.product_id:
+        subscriptions = subscriptions.filter(product_id__in=filters.product_id)
+    if filters.active is not None:
+        active = subscriptions.model.ACTIVE_STATUSES
+        subscriptions = (
+            subscriptions.filter(status__in=active)
+            if filters.active
+            else subscriptions.exclude(status__in=active)
+        )
+    if filters.status:
+        subscriptions = subscriptions.filter(status__in=filters.status)
+    if filters.cancel_at_period_end is not None:
+        subscriptions = subscriptions.filter(cancel_at_period_end=filters.cancel_at_period_end)
+    subscriptions = subscriptions.order_by(*_ordering(filters.sorting, SUBSCRIPTION_SORTINGS))
+    return paginate(
+        subscriptions,
+        page=filters.page,
+        limit=min(filters.limit, MAX_LIMIT),
+        serialize=subscription_out,
+    )
+
+
+@subscriptions_router.get("/{id}", response=SubscriptionOut, summary="Get a subscription")
+def get_subscription(request: HttpRequest, id: str):
+    """**Scopes**: `subscriptions:read` `subscriptions:write`"""
+    require_scope(request, "subscriptions:read", "subscriptions:write")
+    return subscription_out(_get(_subscriptions(request), id))
+
+
+@subscriptions_router.patch("/{id}", response=SubscriptionOut, summary="Update a subscription")
+def update_subscription(request: HttpRequest, id: str, payload: SubscriptionUpdateIn):
+    """`{"cancel_at_period_end": true}` cancels at the end of the period (access goes on
+    until then), `false` undoes that; `{"revoke": true}` ends it now.
+
+    **Scopes**: `subscriptions:write`
+    """
+    require_scope(request, "subscriptions:write")
+    subscription = _get(_subscriptions(request), id)
+    reason = {
+        "reason": payload.customer_cancellation_reason,
+        "comment": payload.customer_cancellation_comment,
+    }
+    try:
+        if payload.revoke:
+            services.subscription_revoke(subscription=subscription, **reason)
+        elif payload.cancel_at_period_end is True:
+            services.subscription_cancel(subscription=subscription, **reason)
+        elif payload.cancel_at_period_end is False:
+            if not subscription.cancel_at_period_end and subscription.is_ongoing:
+                raise ApiError(
+                    409,
+                    "SubscriptionNotScheduledToCancel",
+                    "The subscription is not scheduled to cancel.",
+                )
+            services.subscription_uncancel(subscription=subscription)
+        else:
+            raise validation_error(
+                ["body"], 'Send {"cancel_at_period_end": true|false} or {"revoke": true}.', None
+            )
+    except InvalidTransition as error:
+        raise _already_canceled(error) from None
+    return subscription_out(subscription)
+
+
+@subscriptions_router.delete("/{id}", response=SubscriptionOut, summary="Revoke a subscription")
+def revoke_subscription(request: HttpRequest, id: str):
+    """End a subscription now.
+
+    **Scopes**: `subscriptions:write`
+    """
+    require_scope(request, "subscriptions:write")
+    subscription = _get(_subscriptions(request), id)
+    try:
+        services.subscription_revoke(subscription=subscription)
+    except InvalidTransition as error:
+        raise _already_canceled(error) from None
+    return subscription_out(subscription)
+
+
+def _already_canceled(error: InvalidTransition) -> ApiError:
+    return ApiError(403, "AlreadyCanceledSubscription", str(error))
+
+
+# --- Products ---------------------------------------------------------------------------
+
+PRODUCT_SORTINGS = {"created_at": "created_at", "name": "name", "price_amount": "price_amount"}
+
+
+class ProductListQuery(ListQuery):
+    id: list[UUID] | None = None
+    query: str | None = None
+    is_archived: bool | None = None
+    is_recurring: bool | None = None
+    sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
+
+
+@products_router.get("/", response=ProductList, summary="List products")
+def list_products(request: HttpRequest, filters: Query[ProductListQuery]):
+    """**Scopes**: `products:read` `products:write`"""
+    require_scope(request, "products:read", "products:write")
+    products = _scoped(Product.objects, request, filters.organization_id).with_has_orders()
+    if filters.id:
+        products = products.filter(pk__in=filters.id)
+    if filters.query:
+        products = products.filter(name__icontains=filters.query.strip())
+    if filters.is_archived is not None:
+        products = products.filter(is_archived=filters.is_archived)
+    if filters.is_recurring is not None:
+        products = products.filter(recurring_interval__isnull=not filters.is_recurring)
+    products = products.order_by(*_ordering(filters.sorting, PRODUCT_SORTINGS))
+    return paginate(
+        products, page=filters.page, limit=min(filters.limit, MAX_LIMIT), serialize=product_out
+    )
+
+
+@products_router.post("/", response={201: ProductOut}, summary="Create a product")
+def create_product(request: HttpRequest, payload: ProductCreateIn):
+    """A product with one fixed price: one-time, or recurring monthly or yearly.
+
+    **Scopes**: `products:write`
+    """
+    require_scope(request, "products:write")
+    if payload.organization_id and payload.organization_id != request.organization.pk:
+        raise validation_error(
+            ["body", "organization_id"],
+            "The access token belongs to another organization.",
+            str(payload.organization_id),
+        )
+    _check_metadata(payload.metadata)
+    price = payload.prices[0]
+    product = services.product_create(
+        organization=request.organization,
+        name=payload.name,
+        description=payload.description or "",
+        price_amount=price.price_amount,
+        price_currency=price.price_currency,
+        recurring_interval=payload.recurring_interval,
+        metadata=payload.metadata,
+    )
+    product.has_orders = False
+    return 201, product_out(product)
+
+
+@products_router.get("/{id}", response=ProductOut, summary="Get a product")
+def get_product(request: HttpRequest, id: str):
+    """**Scopes**: `products:read` `products:write`"""
+    require_scope(request, "products:read", "products:write")
+    return product_out(_get(Product.objects.for_org(request.organization).with_has_orders(), id))
+
+
+@products_router.patch("/{id}", response=ProductOut, summary="Update a product")
+def update_product(request: HttpRequest, id: str, payload: ProductUpdateIn):
+    """Rename, describe, archive or unarchive a product, or give it a new price (existing
+    subscriptions keep theirs).
+
+    **Scopes**: `products:write`
+    """
+    require_scope(request, "products:write")
+    product = _get(Product.objects.for_org(request.organization).with_has_orders(), id)
+    data = payload.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in data.items() if k in ("name", "is_archived", "metadata")}
+    if "description" in data:
+        changes["description"] = data["description"] or ""
+    if changes.get("metadata") is not None:
+        _check_metadata(changes["metadata"])
+    elif "metadata" in changes:
+        changes["metadata"] = {}
+    if payload.prices:
+        price = payload.prices[0]
+        if hasattr(price, "price_amount"):
+            changes["price_amount"] = price.price_amount
+            changes["price_currency"] = price.price_currency
+        elif price.id != product.price_id:
+            raise validation_error(
+                ["body", "prices", 0, "id"],
+                "This price does not belong to the product.",
+                str(price.id),
+            )
+    has_orders = product.has_orders
+    product = services.product_update(product=product, **changes)
+    product.has_orders = has_orders
+    return product_out(product)
