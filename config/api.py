@@ -9,6 +9,7 @@ works when given this server's base URL. Errors use Polar's bodies:
 import math
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,15 +21,30 @@ from organizations.services import access_token_authenticate
 
 
 class OrganizationTokenAuth(HttpBearer):
-    """`Authorization: Bearer polar_oat_...`: an organization access token."""
+    """`Authorization: Bearer polar_oat_...`: an organization access token holding one of
+    `scopes`. Checked before the body is read, so a token without the scope gets its 403
+    whatever it sent."""
 
     openapi_scheme = "bearer"
 
+    def __init__(self, *scopes: str):
+        super().__init__()
+        self.scopes = scopes
+
     def authenticate(self, request: HttpRequest, token: str):
         access_token = access_token_authenticate(token)
-        if access_token is not None:
-            request.organization = access_token.organization
+        if access_token is None:
+            return None
+        if self.scopes and not access_token.has_scope(*self.scopes):
+            needed = " or ".join(self.scopes)
+            raise AuthorizationError(message=f"This access token lacks the scope needed: {needed}.")
+        request.organization = access_token.organization
         return access_token
+
+
+def scopes(*names: str) -> OrganizationTokenAuth:
+    """`auth=scopes("customers:read", "customers:write")`: any one of them will do."""
+    return OrganizationTokenAuth(*names)
 
 
 api = NinjaAPI(
@@ -49,13 +65,6 @@ class ApiError(Exception):
     def __init__(self, status: int, error: str, detail: str):
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
-
-
-def require_scope(request: HttpRequest, *scopes: str) -> None:
-    """403 unless the request's token holds one of `scopes`."""
-    if not request.auth.has_scope(*scopes):
-        needed = " or ".join(scopes)
-        raise AuthorizationError(message=f"This access token lacks the scope needed: {needed}.")
 
 
 def validation_error(loc: list, msg: str, value: Any = None, type_: str = "value_error"):
@@ -136,6 +145,11 @@ def _on_forbidden(request, exc):
 @api.exception_handler(ApiError)
 def _on_api_error(request, exc: ApiError):
     return _error(request, exc.status, exc.error, exc.detail)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _on_too_big(request, exc):
+    return _error(request, 413, "PayloadTooLarge", "The request body is too large.")
 
 
 @api.exception_handler(HttpError)

@@ -9,10 +9,10 @@ import json
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, StreamingHttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import paginate, require_scope, validation_error
+from config.api import paginate, scopes, validation_error
 from customers import services
 from customers.metadata import metadata_errors
 from customers.models import Customer
@@ -32,8 +32,8 @@ from orders.models import Subscription
 
 router = Router(tags=["customers"])
 
-READ = ("customers:read", "customers:write")
-WRITE = ("customers:write",)
+READ = scopes("customers:read", "customers:write")
+WRITE = scopes("customers:write")
 MAX_LIMIT = 100
 
 
@@ -51,14 +51,13 @@ class ExportQuery(Schema):
     organization_id: list[UUID] | None = None
 
 
-@router.get("/", response=CustomerList, summary="List customers")
+@router.get("/", response=CustomerList, summary="List customers", auth=READ)
 def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     """List the organization's customers. Filter by metadata with `metadata[key]=value`
     (values of one key match any, different keys must all match).
 
     **Scopes**: `customers:read` `customers:write`
     """
-    require_scope(request, *READ)
     customers = Customer.objects.for_org(request.organization)
     if filters.organization_id and request.organization.pk not in filters.organization_id:
         customers = customers.none()
@@ -74,13 +73,12 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     return paginate(customers, page=filters.page, limit=limit, serialize=customer_out)
 
 
-@router.post("/", response={201: CustomerOut}, summary="Create a customer")
+@router.post("/", response={201: CustomerOut}, summary="Create a customer", auth=WRITE)
 def create_customer(request: HttpRequest, payload: CustomerCreateIn):
     """Create a customer. The email and the external ID must be unused in the organization.
 
     **Scopes**: `customers:write`
     """
-    require_scope(request, *WRITE)
     if payload.organization_id and payload.organization_id != request.organization.pk:
         raise validation_error(
             ["body", "organization_id"],
@@ -91,16 +89,15 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
     data = payload.model_dump(exclude={"organization_id", "type"})
     changes = profile_changes(data)
     customer = services.customer_create(organization=request.organization, **changes)
-    return 201, customer_out(customer)
+    return Status(201, customer_out(customer))
 
 
-@router.get("/export", summary="Export customers as CSV", response={200: str})
+@router.get("/export", summary="Export customers as CSV", response={200: str}, auth=READ)
 def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
     """Every live customer as CSV, streamed in constant memory.
 
     **Scopes**: `customers:read` `customers:write`
     """
-    require_scope(request, *READ)
     customers = Customer.objects.for_org(request.organization)
     if filters.organization_id and request.organization.pk not in filters.organization_id:
         customers = customers.none()
@@ -110,16 +107,21 @@ def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
 
 
 @router.get(
-    "/external/{external_id}", response=CustomerOut, summary="Get a customer by external ID"
+    "/external/{external_id}",
+    response=CustomerOut,
+    summary="Get a customer by external ID",
+    auth=READ,
 )
 def get_customer_external(request: HttpRequest, external_id: str):
     """**Scopes**: `customers:read` `customers:write`"""
-    require_scope(request, *READ)
     return customer_out(_by_external_id(request, external_id))
 
 
 @router.patch(
-    "/external/{external_id}", response=CustomerOut, summary="Update a customer by external ID"
+    "/external/{external_id}",
+    response=CustomerOut,
+    summary="Update a customer by external ID",
+    auth=WRITE,
 )
 def update_customer_external(
     request: HttpRequest, external_id: str, payload: CustomerUpdateExternalIn
@@ -128,45 +130,45 @@ def update_customer_external(
 
     **Scopes**: `customers:write`
     """
-    require_scope(request, *WRITE)
     return customer_out(_update(_by_external_id(request, external_id), payload))
 
 
 @router.delete(
-    "/external/{external_id}", response={204: None}, summary="Delete a customer by external ID"
+    "/external/{external_id}",
+    response={204: None},
+    summary="Delete a customer by external ID",
+    auth=WRITE,
 )
 def delete_customer_external(request: HttpRequest, external_id: str, anonymize: bool = False):
     """Soft-delete: see `DELETE /v1/customers/{id}`.
 
     **Scopes**: `customers:write`
     """
-    require_scope(request, *WRITE)
     services.customer_delete(customer=_by_external_id(request, external_id), anonymize=anonymize)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
     "/external/{external_id}/state",
     response=CustomerState,
     summary="Get a customer's state by external ID",
+    auth=READ,
 )
 def get_customer_state_external(request: HttpRequest, external_id: str):
     """The customer and their active subscriptions.
 
     **Scopes**: `customers:read` `customers:write`
     """
-    require_scope(request, *READ)
     return _state(_by_external_id(request, external_id))
 
 
-@router.get("/{id}", response=CustomerOut, summary="Get a customer")
+@router.get("/{id}", response=CustomerOut, summary="Get a customer", auth=READ)
 def get_customer(request: HttpRequest, id: str):
     """**Scopes**: `customers:read` `customers:write`"""
-    require_scope(request, *READ)
     return customer_out(_by_id(request, id))
 
 
-@router.patch("/{id}", response=CustomerOut, summary="Update a customer")
+@router.patch("/{id}", response=CustomerOut, summary="Update a customer", auth=WRITE)
 def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
     """Update the fields sent; `metadata` replaces the whole object. An external ID can be
     set while empty; once set it can never change ("Customer external ID cannot be
@@ -174,11 +176,10 @@ def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
 
     **Scopes**: `customers:write`
     """
-    require_scope(request, *WRITE)
     return customer_out(_update(_by_id(request, id), payload))
 
 
-@router.delete("/{id}", response={204: None}, summary="Delete a customer")
+@router.delete("/{id}", response={204: None}, summary="Delete a customer", auth=WRITE)
 def delete_customer(request: HttpRequest, id: str, anonymize: bool = False):
     """Soft-delete a customer: their subscriptions are revoked at once, their email and
     external ID are freed, their orders are kept. With `anonymize=true`, personal data
@@ -186,18 +187,16 @@ def delete_customer(request: HttpRequest, id: str, anonymize: bool = False):
 
     **Scopes**: `customers:write`
     """
-    require_scope(request, *WRITE)
     services.customer_delete(customer=_by_id(request, id), anonymize=anonymize)
-    return 204, None
+    return Status(204, None)
 
 
-@router.get("/{id}/state", response=CustomerState, summary="Get a customer's state")
+@router.get("/{id}/state", response=CustomerState, summary="Get a customer's state", auth=READ)
 def get_customer_state(request: HttpRequest, id: str):
     """The customer and their active subscriptions.
 
     **Scopes**: `customers:read` `customers:write`
     """
-    require_scope(request, *READ)
     return _state(_by_id(request, id))
 
 

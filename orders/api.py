@@ -3,10 +3,10 @@
 from uuid import UUID
 
 from django.http import Http404, HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import ApiError, paginate, require_scope, validation_error
+from config.api import ApiError, paginate, scopes, validation_error
 from customers.api import _check_metadata
 from orders import services
 from orders.models import InvalidTransition, Order, Product, Subscription
@@ -91,14 +91,13 @@ def _orders(request):
     )
 
 
-@orders_router.get("/", response=OrderList, summary="List orders")
+@orders_router.get("/", response=OrderList, summary="List orders", auth=scopes("orders:read"))
 def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
     """Filter by customer (ours or your external ID), product, subscription and status
     (`paid`, `refunded`, ...).
 
     **Scopes**: `orders:read`
     """
-    require_scope(request, "orders:read")
     orders = _scoped(Order.objects, request, filters.organization_id).select_related(
         "customer", "product", "subscription"
     )
@@ -133,10 +132,9 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
     )
 
 
-@orders_router.get("/{id}", response=OrderOut, summary="Get an order")
+@orders_router.get("/{id}", response=OrderOut, summary="Get an order", auth=scopes("orders:read"))
 def get_order(request: HttpRequest, id: str):
     """**Scopes**: `orders:read`"""
-    require_scope(request, "orders:read")
     return order_out(_get(_orders(request), id))
 
 
@@ -165,14 +163,18 @@ def _subscriptions(request):
     return Subscription.objects.for_org(request.organization).select_related("customer", "product")
 
 
-@subscriptions_router.get("/", response=SubscriptionList, summary="List subscriptions")
+@subscriptions_router.get(
+    "/",
+    response=SubscriptionList,
+    summary="List subscriptions",
+    auth=scopes("subscriptions:read", "subscriptions:write"),
+)
 def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuery]):
     """Filter by customer (ours or your external ID), product, status, or `active`
     (trialing, active or past due).
 
     **Scopes**: `subscriptions:read` `subscriptions:write`
     """
-    require_scope(request, "subscriptions:read", "subscriptions:write")
     subscriptions = _scoped(Subscription.objects, request, filters.organization_id)
     subscriptions = subscriptions.select_related("customer", "product")
     if filters.customer_id:
@@ -204,21 +206,29 @@ def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuer
     )
 
 
-@subscriptions_router.get("/{id}", response=SubscriptionOut, summary="Get a subscription")
+@subscriptions_router.get(
+    "/{id}",
+    response=SubscriptionOut,
+    summary="Get a subscription",
+    auth=scopes("subscriptions:read", "subscriptions:write"),
+)
 def get_subscription(request: HttpRequest, id: str):
     """**Scopes**: `subscriptions:read` `subscriptions:write`"""
-    require_scope(request, "subscriptions:read", "subscriptions:write")
     return subscription_out(_get(_subscriptions(request), id))
 
 
-@subscriptions_router.patch("/{id}", response=SubscriptionOut, summary="Update a subscription")
+@subscriptions_router.patch(
+    "/{id}",
+    response=SubscriptionOut,
+    summary="Update a subscription",
+    auth=scopes("subscriptions:write"),
+)
 def update_subscription(request: HttpRequest, id: str, payload: SubscriptionUpdateIn):
     """`{"cancel_at_period_end": true}` cancels at the end of the period (access goes on
     until then), `false` undoes that; `{"revoke": true}` ends it now.
 
     **Scopes**: `subscriptions:write`
     """
-    require_scope(request, "subscriptions:write")
     subscription = _get(_subscriptions(request), id)
     reason = {
         "reason": payload.customer_cancellation_reason,
@@ -246,13 +256,17 @@ def update_subscription(request: HttpRequest, id: str, payload: SubscriptionUpda
     return subscription_out(subscription)
 
 
-@subscriptions_router.delete("/{id}", response=SubscriptionOut, summary="Revoke a subscription")
+@subscriptions_router.delete(
+    "/{id}",
+    response=SubscriptionOut,
+    summary="Revoke a subscription",
+    auth=scopes("subscriptions:write"),
+)
 def revoke_subscription(request: HttpRequest, id: str):
     """End a subscription now.
 
     **Scopes**: `subscriptions:write`
     """
-    require_scope(request, "subscriptions:write")
     subscription = _get(_subscriptions(request), id)
     try:
         services.subscription_revoke(subscription=subscription)
@@ -278,10 +292,14 @@ class ProductListQuery(ListQuery):
     sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
 
 
-@products_router.get("/", response=ProductList, summary="List products")
+@products_router.get(
+    "/",
+    response=ProductList,
+    summary="List products",
+    auth=scopes("products:read", "products:write"),
+)
 def list_products(request: HttpRequest, filters: Query[ProductListQuery]):
     """**Scopes**: `products:read` `products:write`"""
-    require_scope(request, "products:read", "products:write")
     products = _scoped(Product.objects, request, filters.organization_id).with_has_orders()
     if filters.id:
         products = products.filter(pk__in=filters.id)
@@ -297,13 +315,14 @@ def list_products(request: HttpRequest, filters: Query[ProductListQuery]):
     )
 
 
-@products_router.post("/", response={201: ProductOut}, summary="Create a product")
+@products_router.post(
+    "/", response={201: ProductOut}, summary="Create a product", auth=scopes("products:write")
+)
 def create_product(request: HttpRequest, payload: ProductCreateIn):
     """A product with one fixed price: one-time, or recurring monthly or yearly.
 
     **Scopes**: `products:write`
     """
-    require_scope(request, "products:write")
     if payload.organization_id and payload.organization_id != request.organization.pk:
         raise validation_error(
             ["body", "organization_id"],
@@ -322,24 +341,29 @@ def create_product(request: HttpRequest, payload: ProductCreateIn):
         metadata=payload.metadata,
     )
     product.has_orders = False
-    return 201, product_out(product)
+    return Status(201, product_out(product))
 
 
-@products_router.get("/{id}", response=ProductOut, summary="Get a product")
+@products_router.get(
+    "/{id}",
+    response=ProductOut,
+    summary="Get a product",
+    auth=scopes("products:read", "products:write"),
+)
 def get_product(request: HttpRequest, id: str):
     """**Scopes**: `products:read` `products:write`"""
-    require_scope(request, "products:read", "products:write")
     return product_out(_get(Product.objects.for_org(request.organization).with_has_orders(), id))
 
 
-@products_router.patch("/{id}", response=ProductOut, summary="Update a product")
+@products_router.patch(
+    "/{id}", response=ProductOut, summary="Update a product", auth=scopes("products:write")
+)
 def update_product(request: HttpRequest, id: str, payload: ProductUpdateIn):
     """Rename, describe, archive or unarchive a product, or give it a new price (existing
     subscriptions keep theirs).
 
     **Scopes**: `products:write`
     """
-    require_scope(request, "products:write")
     product = _get(Product.objects.for_org(request.organization).with_has_orders(), id)
     data = payload.model_dump(exclude_unset=True)
     changes = {k: v for k, v in data.items() if k in ("name", "is_archived", "metadata")}

@@ -7,13 +7,15 @@ so no page can ship without its access tests.
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from organizations.services import access_token_create
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
 # Routes anyone may reach, and the staff admin (guarded by Django's admin itself).
 PUBLIC = {"login", "logout", "healthz"}
-SKIPPED_NAMESPACES = {"admin"}
+# The API checks its own routes (tests/api/test_access.py).
+SKIPPED_NAMESPACES = {"admin", "api"}
 
 # name -> (method, needs a customer)
 DASHBOARD_ROUTES = {
@@ -27,7 +29,13 @@ DASHBOARD_ROUTES = {
     "customers:metadata": ("get", True),
     "customers:metadata_edit": ("get", True),
     "customers:metadata_remove": ("post", True),
+    "organizations:tokens": ("get", False),
+    "organizations:token_revoke": ("post", False),
 }
+# Routes whose URL names one of the organization's access tokens (instead of a customer).
+TOKEN_ROUTES = {"organizations:token_revoke"}
+# Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
+OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke"}
 
 
 def route_names(patterns=None, namespace=None) -> set[str]:
@@ -45,12 +53,15 @@ def route_names(patterns=None, namespace=None) -> set[str]:
 
 def test_every_route_has_access_tests():
     assert route_names() - PUBLIC == set(DASHBOARD_ROUTES)
+    assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY
 
 
-def url_for(name: str, organization, customer) -> str:
+def url_for(name: str, organization, customer, token=None) -> str:
     if name == "home":
         return reverse(name)
     args = [organization.slug] + ([customer.pk] if DASHBOARD_ROUTES[name][1] else [])
+    if name in TOKEN_ROUTES:
+        args.append(token.pk)
     url = reverse(name, args=args)
     if name == "customers:metadata_edit":
         url += "?key=plan"
@@ -62,23 +73,34 @@ def customer(organization):
     return CustomerFactory(organization=organization, metadata={"plan": "pro"})
 
 
+@pytest.fixture
+def token(organization):
+    token, _secret = access_token_create(
+        organization=organization, name="CI", scopes=["customers:read"]
+    )
+    return token
+
+
 @pytest.mark.parametrize("name", sorted(DASHBOARD_ROUTES))
-def test_anonymous_visitors_are_sent_to_sign_in(name, client, organization, customer):
+def test_anonymous_visitors_are_sent_to_sign_in(name, client, organization, customer, token):
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer)
+    url = url_for(name, organization, customer, token)
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("login") + "?next=")
 
 
 @pytest.mark.parametrize("name", sorted(set(DASHBOARD_ROUTES) - {"home"}))
-def test_outsiders_get_404(name, client, outsider, organization, customer):
+def test_outsiders_get_404(name, client, outsider, organization, customer, token):
     client.force_login(outsider)
     method, _ = DASHBOARD_ROUTES[name]
-    response = getattr(client, method)(url_for(name, organization, customer), {"key": "plan"})
+    url = url_for(name, organization, customer, token)
+    response = getattr(client, method)(url, {"key": "plan"})
     assert response.status_code == 404
     customer.refresh_from_db()
     assert customer.metadata == {"plan": "pro"}
+    token.refresh_from_db()
+    assert token.revoked_at is None
 
 
 @pytest.mark.parametrize("name", sorted(n for n, (_, c) in DASHBOARD_ROUTES.items() if c))
@@ -93,8 +115,16 @@ def test_a_customer_of_another_organization_is_404_even_under_my_own_slug(
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("user", ["owner", "member"])
-@pytest.mark.parametrize("name", sorted(n for n, (m, _) in DASHBOARD_ROUTES.items() if m == "get"))
+@pytest.mark.parametrize(
+    ("name", "user"),
+    [
+        (name, user)
+        for name in sorted(n for n, (m, _) in DASHBOARD_ROUTES.items() if m == "get")
+        for user in ["owner", "member"]
+        # Members are refused owner-only pages: see the 403 test below.
+        if not (user == "member" and name in OWNER_ONLY)
+    ],
+)
 def test_owners_and_members_can_open_every_page(
     name, user, client, request, organization, customer
 ):
@@ -102,6 +132,17 @@ def test_owners_and_members_can_open_every_page(
     response = client.get(url_for(name, organization, customer))
     # home sends a one-organization user straight to their customers
     assert response.status_code == (302 if name == "home" else 200)
+
+
+@pytest.mark.parametrize("name", sorted(OWNER_ONLY))
+def test_members_get_403_on_owner_only_routes(name, client, member, organization, customer, token):
+    client.force_login(member)
+    method, _ = DASHBOARD_ROUTES[name]
+    response = getattr(client, method)(url_for(name, organization, customer, token))
+    assert response.status_code == 403
+    assert "Only owners can open this page" in response.text
+    token.refresh_from_db()
+    assert token.revoked_at is None
 
 
 def test_home_lets_a_user_of_several_organizations_choose(client, owner, other_organization):

@@ -1,0 +1,121 @@
+"""Every API operation: no token is a 401, another organization's token never reaches our
+rows. The walk over the OpenAPI document fails when an operation is added without an
+entry here."""
+
+import json
+
+import pytest
+
+from config.api import api as ninja_api
+from customers.models import Customer
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rows(organization):
+    customer = CustomerFactory(
+        organization=organization, external_id="usr_1", email="ours@example.com",
+        metadata={"plan": "pro"},
+    )
+    product = ProductFactory(organization=organization)
+    subscription = SubscriptionFactory(customer=customer, product=product)
+    order = OrderFactory(customer=customer, product=product, subscription=subscription)
+    return {
+        "customer": customer.pk, "external_id": "usr_1", "order": order.pk,
+        "subscription": subscription.pk, "product": product.pk,
+    }
+
+
+# (method, path template) -> (body, what an outsider gets: 404, or "list" for a 200
+# whose items must not include our rows)
+OPERATIONS = {
+    ("get", "/v1/customers/"): (None, "list"),
+    ("post", "/v1/customers/"): ({"email": "ours@example.com", "external_id": "usr_1"}, "own"),
+    ("get", "/v1/customers/export"): (None, "csv"),
+    ("get", "/v1/customers/{id}"): (None, 404),
+    ("patch", "/v1/customers/{id}"): ({"name": "Hijacked"}, 404),
+    ("delete", "/v1/customers/{id}"): (None, 404),
+    ("get", "/v1/customers/{id}/state"): (None, 404),
+    ("get", "/v1/customers/external/{external_id}"): (None, 404),
+    ("patch", "/v1/customers/external/{external_id}"): ({"name": "Hijacked"}, 404),
+    ("delete", "/v1/customers/external/{external_id}"): (None, 404),
+    ("get", "/v1/customers/external/{external_id}/state"): (None, 404),
+    ("get", "/v1/orders/"): (None, "list"),
+    ("get", "/v1/orders/{id}"): (None, 404),
+    ("get", "/v1/subscriptions/"): (None, "list"),
+    ("get", "/v1/subscriptions/{id}"): (None, 404),
+    ("patch", "/v1/subscriptions/{id}"): ({"revoke": True}, 404),
+    ("delete", "/v1/subscriptions/{id}"): (None, 404),
+    ("get", "/v1/products/"): (None, "list"),
+    ("post", "/v1/products/"): (
+        {"name": "P", "prices": [{"amount_type": "fixed", "price_amount": 100}]}, "own",
+    ),
+    ("get", "/v1/products/{id}"): (None, 404),
+    ("patch", "/v1/products/{id}"): ({"is_archived": True}, 404),
+}
+
+RESOURCE = {"customers": "customer", "orders": "order", "subscriptions": "subscription",
+            "products": "product"}
+
+
+def test_every_api_operation_has_access_tests():
+    schema = ninja_api.get_openapi_schema()
+    operations = {
+        (method, path) for path, item in schema["paths"].items() for method in item
+    }
+    assert operations == set(OPERATIONS)
+
+
+def url(path: str, rows) -> str:
+    resource = RESOURCE[path.split("/")[2]]
+    return path.format(id=rows[resource], external_id=rows["external_id"])
+
+
+def call(client, method, path, body, **headers):
+    kwargs = {"headers": headers}
+    if body is not None:
+        kwargs.update(data=json.dumps(body), content_type="application/json")
+    return getattr(client, method)(path, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_no_token_is_a_401_with_polars_error_body(client, rows, method, path):
+    body, _ = OPERATIONS[(method, path)]
+    response = call(client, method, url(path, rows), body)
+    assert response.status_code == 401
+    assert response.json() == {"error": "Unauthorized", "detail": "A valid access token is required."}
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_a_malformed_token_is_a_401(client, rows, method, path):
+    body, _ = OPERATIONS[(method, path)]
+    response = call(client, method, url(path, rows), body, Authorization="Bearer polar_oat_nope")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_another_organizations_token_never_reaches_our_rows(
+    client, rows, outsider_token, method, path, organization
+):
+    body, outcome = OPERATIONS[(method, path)]
+    before = list(Customer.objects.values_list("pk", "name", "email", "external_id", "deleted_at"))
+    response = call(client, method, url(path, rows), body, Authorization=f"Bearer {outsider_token}")
+    if outcome == 404:
+        assert response.status_code == 404
+        assert response.json() == {"error": "ResourceNotFound", "detail": "Not found"}
+    elif outcome == "list":
+        assert response.status_code == 200
+        assert response.json()["items"] == []
+    elif outcome == "csv":
+        assert response.status_code == 200
+        text = b"".join(response.streaming_content).decode()
+        assert "ours@example.com" not in text
+    else:  # creating in their own organization: allowed, and lands there
+        assert response.status_code == 201
+        assert response.json()["organization_id"] != str(organization.pk)
+    after = [row for row in Customer.objects.values_list(
+        "pk", "name", "email", "external_id", "deleted_at") if row[0] in {b[0] for b in before}]
+    assert after == before
