@@ -6,18 +6,21 @@ works when given this server's base URL. Errors use Polar's bodies:
 "PolarRequestValidationError", "detail": [{"type", "loc", "msg", "input"}]}`.
 """
 
+import logging
 import math
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from organizations.services import access_token_authenticate
+
+logger = logging.getLogger(__name__)
 
 
 class OrganizationTokenAuth(HttpBearer):
@@ -45,6 +48,34 @@ class OrganizationTokenAuth(HttpBearer):
 def scopes(*names: str) -> OrganizationTokenAuth:
     """`auth=scopes("customers:read", "customers:write")`: any one of them will do."""
     return OrganizationTokenAuth(*names)
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: str
+
+
+class ValidationDetail(Schema):
+    type: str
+    loc: list[str | int]
+    msg: str
+    input: Any = None
+
+
+class ValidationErrorOut(Schema):
+    error: Literal["PolarRequestValidationError"]
+    detail: list[ValidationDetail]
+
+
+# Documented on every operation, so clients (and the schema fuzzer) know every answer.
+ERRORS = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    413: ErrorOut,
+    422: ValidationErrorOut,
+}
 
 
 api = NinjaAPI(
@@ -150,6 +181,13 @@ def _on_api_error(request, exc: ApiError):
 @api.exception_handler(RequestDataTooBig)
 def _on_too_big(request, exc):
     return _error(request, 413, "PayloadTooLarge", "The request body is too large.")
+
+
+@api.exception_handler(Exception)
+def _on_unexpected(request, exc):
+    # Logged with its traceback for us; the client gets JSON, never a stack trace.
+    logger.exception("Unhandled error in %s %s", request.method, request.path)
+    return _error(request, 500, "InternalServerError", "Something went wrong on our side.")
 
 
 @api.exception_handler(HttpError)

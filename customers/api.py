@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import paginate, scopes, validation_error
+from config.api import ERRORS, paginate, scopes, validation_error
 from customers import services
 from customers.metadata import metadata_errors
 from customers.models import Customer
@@ -51,7 +51,7 @@ class ExportQuery(Schema):
     organization_id: list[UUID] | None = None
 
 
-@router.get("/", response=CustomerList, summary="List customers", auth=READ)
+@router.get("/", response={200: CustomerList, **ERRORS}, summary="List customers", auth=READ)
 def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     """List the organization's customers. Filter by metadata with `metadata[key]=value`
     (values of one key match any, different keys must all match).
@@ -73,7 +73,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     return paginate(customers, page=filters.page, limit=limit, serialize=customer_out)
 
 
-@router.post("/", response={201: CustomerOut}, summary="Create a customer", auth=WRITE)
+@router.post("/", response={201: CustomerOut, **ERRORS}, summary="Create a customer", auth=WRITE)
 def create_customer(request: HttpRequest, payload: CustomerCreateIn):
     """Create a customer. The email and the external ID must be unused in the organization.
 
@@ -92,7 +92,17 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
     return Status(201, customer_out(customer))
 
 
-@router.get("/export", summary="Export customers as CSV", response={200: str}, auth=READ)
+@router.get(
+    "/export",
+    summary="Export customers as CSV",
+    response={200: str, **ERRORS},
+    auth=READ,
+    openapi_extra={
+        "responses": {
+            "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+        }
+    },
+)
 def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
     """Every live customer as CSV, streamed in constant memory.
 
@@ -108,7 +118,7 @@ def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
 
 @router.get(
     "/external/{external_id}",
-    response=CustomerOut,
+    response={200: CustomerOut, **ERRORS},
     summary="Get a customer by external ID",
     auth=READ,
 )
@@ -119,7 +129,7 @@ def get_customer_external(request: HttpRequest, external_id: str):
 
 @router.patch(
     "/external/{external_id}",
-    response=CustomerOut,
+    response={200: CustomerOut, **ERRORS},
     summary="Update a customer by external ID",
     auth=WRITE,
 )
@@ -135,7 +145,7 @@ def update_customer_external(
 
 @router.delete(
     "/external/{external_id}",
-    response={204: None},
+    response={204: None, **ERRORS},
     summary="Delete a customer by external ID",
     auth=WRITE,
 )
@@ -150,7 +160,7 @@ def delete_customer_external(request: HttpRequest, external_id: str, anonymize: 
 
 @router.get(
     "/external/{external_id}/state",
-    response=CustomerState,
+    response={200: CustomerState, **ERRORS},
     summary="Get a customer's state by external ID",
     auth=READ,
 )
@@ -162,13 +172,15 @@ def get_customer_state_external(request: HttpRequest, external_id: str):
     return _state(_by_external_id(request, external_id))
 
 
-@router.get("/{id}", response=CustomerOut, summary="Get a customer", auth=READ)
+@router.get("/{id}", response={200: CustomerOut, **ERRORS}, summary="Get a customer", auth=READ)
 def get_customer(request: HttpRequest, id: str):
     """**Scopes**: `customers:read` `customers:write`"""
     return customer_out(_by_id(request, id))
 
 
-@router.patch("/{id}", response=CustomerOut, summary="Update a customer", auth=WRITE)
+@router.patch(
+    "/{id}", response={200: CustomerOut, **ERRORS}, summary="Update a customer", auth=WRITE
+)
 def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
     """Update the fields sent; `metadata` replaces the whole object. An external ID can be
     set while empty; once set it can never change ("Customer external ID cannot be
@@ -179,7 +191,7 @@ def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
     return customer_out(_update(_by_id(request, id), payload))
 
 
-@router.delete("/{id}", response={204: None}, summary="Delete a customer", auth=WRITE)
+@router.delete("/{id}", response={204: None, **ERRORS}, summary="Delete a customer", auth=WRITE)
 def delete_customer(request: HttpRequest, id: str, anonymize: bool = False):
     """Soft-delete a customer: their subscriptions are revoked at once, their email and
     external ID are freed, their orders are kept. With `anonymize=true`, personal data
@@ -191,7 +203,12 @@ def delete_customer(request: HttpRequest, id: str, anonymize: bool = False):
     return Status(204, None)
 
 
-@router.get("/{id}/state", response=CustomerState, summary="Get a customer's state", auth=READ)
+@router.get(
+    "/{id}/state",
+    response={200: CustomerState, **ERRORS},
+    summary="Get a customer's state",
+    auth=READ,
+)
 def get_customer_state(request: HttpRequest, id: str):
     """The customer and their active subscriptions.
 

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import ApiError, paginate, scopes, validation_error
+from config.api import ERRORS, ApiError, ErrorOut, paginate, scopes, validation_error
 from customers.api import _check_metadata
 from orders import services
 from orders.models import InvalidTransition, Order, Product, Subscription
@@ -91,7 +91,9 @@ def _orders(request):
     )
 
 
-@orders_router.get("/", response=OrderList, summary="List orders", auth=scopes("orders:read"))
+@orders_router.get(
+    "/", response={200: OrderList, **ERRORS}, summary="List orders", auth=scopes("orders:read")
+)
 def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
     """Filter by customer (ours or your external ID), product, subscription and status
     (`paid`, `refunded`, ...).
@@ -132,7 +134,9 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
     )
 
 
-@orders_router.get("/{id}", response=OrderOut, summary="Get an order", auth=scopes("orders:read"))
+@orders_router.get(
+    "/{id}", response={200: OrderOut, **ERRORS}, summary="Get an order", auth=scopes("orders:read")
+)
 def get_order(request: HttpRequest, id: str):
     """**Scopes**: `orders:read`"""
     return order_out(_get(_orders(request), id))
@@ -165,7 +169,7 @@ def _subscriptions(request):
 
 @subscriptions_router.get(
     "/",
-    response=SubscriptionList,
+    response={200: SubscriptionList, **ERRORS},
     summary="List subscriptions",
     auth=scopes("subscriptions:read", "subscriptions:write"),
 )
@@ -208,7 +212,7 @@ def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuer
 
 @subscriptions_router.get(
     "/{id}",
-    response=SubscriptionOut,
+    response={200: SubscriptionOut, **ERRORS},
     summary="Get a subscription",
     auth=scopes("subscriptions:read", "subscriptions:write"),
 )
@@ -219,7 +223,7 @@ def get_subscription(request: HttpRequest, id: str):
 
 @subscriptions_router.patch(
     "/{id}",
-    response=SubscriptionOut,
+    response={200: SubscriptionOut, 409: ErrorOut, **ERRORS},
     summary="Update a subscription",
     auth=scopes("subscriptions:write"),
 )
@@ -258,7 +262,7 @@ def update_subscription(request: HttpRequest, id: str, payload: SubscriptionUpda
 
 @subscriptions_router.delete(
     "/{id}",
-    response=SubscriptionOut,
+    response={200: SubscriptionOut, **ERRORS},
     summary="Revoke a subscription",
     auth=scopes("subscriptions:write"),
 )
@@ -294,7 +298,7 @@ class ProductListQuery(ListQuery):
 
 @products_router.get(
     "/",
-    response=ProductList,
+    response={200: ProductList, **ERRORS},
     summary="List products",
     auth=scopes("products:read", "products:write"),
 )
@@ -316,7 +320,10 @@ def list_products(request: HttpRequest, filters: Query[ProductListQuery]):
 
 
 @products_router.post(
-    "/", response={201: ProductOut}, summary="Create a product", auth=scopes("products:write")
+    "/",
+    response={201: ProductOut, **ERRORS},
+    summary="Create a product",
+    auth=scopes("products:write"),
 )
 def create_product(request: HttpRequest, payload: ProductCreateIn):
     """A product with one fixed price: one-time, or recurring monthly or yearly.
@@ -346,7 +353,7 @@ def create_product(request: HttpRequest, payload: ProductCreateIn):
 
 @products_router.get(
     "/{id}",
-    response=ProductOut,
+    response={200: ProductOut, **ERRORS},
     summary="Get a product",
     auth=scopes("products:read", "products:write"),
 )
@@ -356,7 +363,10 @@ def get_product(request: HttpRequest, id: str):
 
 
 @products_router.patch(
-    "/{id}", response=ProductOut, summary="Update a product", auth=scopes("products:write")
+    "/{id}",
+    response={200: ProductOut, **ERRORS},
+    summary="Update a product",
+    auth=scopes("products:write"),
 )
 def update_product(request: HttpRequest, id: str, payload: ProductUpdateIn):
     """Rename, describe, archive or unarchive a product, or give it a new price (existing
