@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from core.admin import DeletedFilter, LargeTableAdmin
 from customers import services
-from customers.models import Customer
+from customers.models import BILLING_FIELDS, Customer
 
 
 @admin.register(Customer)
@@ -21,19 +21,7 @@ class CustomerAdmin(LargeTableAdmin):
         ),
         (
             "Billing",
-            {
-                "fields": [
-                    "billing_name",
-                    "billing_address_line1",
-                    "billing_address_line2",
-                    "billing_address_postal_code",
-                    "billing_address_city",
-                    "billing_address_state",
-                    "billing_address_country",
-                    "tax_id",
-                    "locale",
-                ]
-            },
+            {"fields": BILLING_FIELDS},
         ),
         (
             "Metadata",

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from customers.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
-from customers.models import EXTERNAL_ID_LOCKED_MESSAGE, Customer
+from customers.models import BILLING_FIELDS, EXTERNAL_ID_LOCKED_MESSAGE, Customer
 from customers.querysets import DEFAULT_SORTING, SORTINGS
 
 SORTING_CHOICES = [
@@ -143,20 +143,7 @@ class CustomerProfileForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "email",
-            "name",
-            "external_id",
-            "billing_name",
-            "billing_address_line1",
-            "billing_address_line2",
-            "billing_address_postal_code",
-            "billing_address_city",
-            "billing_address_state",
-            "billing_address_country",
-            "tax_id",
-            "locale",
-        ]
+        fields = ["email", "name", "external_id", *BILLING_FIELDS]
         widgets = {"email": forms.EmailInput(attrs={"autocomplete": "off"})}
 
     def __init__(self, *args, **kwargs):

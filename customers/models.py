@@ -12,6 +12,15 @@ from organizations.models import Organization
 EXTERNAL_ID_LOCKED_MESSAGE = "Customer external ID cannot be updated."
 DELETED_EXTERNAL_ID_KEY = "__external_id"
 
+ADDRESS_PARTS = ("line1", "line2", "postal_code", "city", "state", "country")
+# What goes on an invoice: the billing name and address, the tax ID and the locale.
+BILLING_FIELDS = (
+    "billing_name",
+    *(f"billing_address_{part}" for part in ADDRESS_PARTS),
+    "tax_id",
+    "locale",
+)
+
 # Unique constraints over expressions report as non-field errors; these codes move each
 # message next to the field a person has to change.
 _CONSTRAINT_CODE_FIELDS = {"duplicate_email": "email", "duplicate_external_id": "external_id"}
@@ -161,14 +170,9 @@ class Customer(BaseModel):
         """The address as Polar's API shapes it, or None when no country is known."""
         if not self.billing_address_country:
             return None
-        return {
-            "line1": self.billing_address_line1 or None,
-            "line2": self.billing_address_line2 or None,
-            "postal_code": self.billing_address_postal_code or None,
-            "city": self.billing_address_city or None,
-            "state": self.billing_address_state or None,
-            "country": self.billing_address_country,
-        }
+        address = {p: getattr(self, f"billing_address_{p}") or None for p in ADDRESS_PARTS}
+        address["country"] = self.billing_address_country
+        return address
 
 
 def _move_constraint_errors_to_fields(error: ValidationError) -> ValidationError:

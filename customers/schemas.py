@@ -11,7 +11,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
-from customers.models import Customer
+from customers.models import ADDRESS_PARTS, Customer
 
 
 class AddressIn(Schema):
@@ -194,7 +194,7 @@ def profile_changes(data: dict) -> dict:
     for field, value in data.items():
         if field == "billing_address":
             address = value or {}
-            for part in ("line1", "line2", "postal_code", "city", "state", "country"):
+            for part in ADDRESS_PARTS:
                 changes[f"billing_address_{part}"] = (address.get(part) or "").strip()
         elif field in ("name", "tax_id", "locale"):
             changes[field] = (value or "").strip()

@@ -12,25 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.metadata import validate_metadata_entry
-from customers.models import DELETED_EXTERNAL_ID_KEY, EXTERNAL_ID_LOCKED_MESSAGE, Customer
+from customers.models import (
+    ADDRESS_PARTS,
+    BILLING_FIELDS,
+    DELETED_EXTERNAL_ID_KEY,
+    EXTERNAL_ID_LOCKED_MESSAGE,
+    Customer,
+)
 from organizations.models import Organization
 
-PROFILE_FIELDS = frozenset(
-    {
-        "email",
-        "email_verified",
-        "name",
-        "billing_name",
-        "billing_address_line1",
-        "billing_address_line2",
-        "billing_address_postal_code",
-        "billing_address_city",
-        "billing_address_state",
-        "billing_address_country",
-        "tax_id",
-        "locale",
-    }
-)
+PROFILE_FIELDS = frozenset({"email", "email_verified", "name", *BILLING_FIELDS})
 UPDATABLE_FIELDS = PROFILE_FIELDS | {"external_id", "metadata"}
 
 
@@ -181,7 +172,7 @@ def _anonymize(customer: Customer) -> None:
     if not customer.tax_id:
         customer.name = ""
     customer.billing_name = ""
-    for part in ("line1", "line2", "postal_code", "city", "state", "country"):
+    for part in ADDRESS_PARTS:
         setattr(customer, f"billing_address_{part}", "")
 
 

@@ -60,6 +60,21 @@ def _scoped(queryset, request, organization_id):
     return queryset
 
 
+def _filter_customer_and_product(queryset, filters):
+    """The filters orders and subscriptions share: our customer ID, the merchant's
+    external customer ID (of a live customer), and product."""
+    if filters.customer_id:
+        queryset = queryset.filter(customer_id__in=filters.customer_id)
+    if filters.external_customer_id:
+        queryset = queryset.filter(
+            customer__external_id__in=filters.external_customer_id,
+            customer__deleted_at__isnull=True,
+        )
+    if filters.product_id:
+        queryset = queryset.filter(product_id__in=filters.product_id)
+    return queryset
+
+
 def _get(queryset, raw_id: str):
     try:
         obj = queryset.filter(pk=UUID(raw_id)).first()
@@ -103,15 +118,7 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
     orders = _scoped(Order.objects, request, filters.organization_id).select_related(
         "customer", "product", "subscription"
     )
-    if filters.customer_id:
-        orders = orders.filter(customer_id__in=filters.customer_id)
-    if filters.external_customer_id:
-        orders = orders.filter(
-            customer__external_id__in=filters.external_customer_id,
-            customer__deleted_at__isnull=True,
-        )
-    if filters.product_id:
-        orders = orders.filter(product_id__in=filters.product_id)
+    orders = _filter_customer_and_product(orders, filters)
     if filters.subscription_id:
         orders = orders.filter(subscription_id__in=filters.subscription_id)
     if filters.status:
@@ -181,15 +188,7 @@ def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuer
     """
     subscriptions = _scoped(Subscription.objects, request, filters.organization_id)
     subscriptions = subscriptions.select_related("customer", "product")
-    if filters.customer_id:
-        subscriptions = subscriptions.filter(customer_id__in=filters.customer_id)
-    if filters.external_customer_id:
-        subscriptions = subscriptions.filter(
-            customer__external_id__in=filters.external_customer_id,
-            customer__deleted_at__isnull=True,
-        )
-    if filters.product_id:
-        subscriptions = subscriptions.filter(product_id__in=filters.product_id)
+    subscriptions = _filter_customer_and_product(subscriptions, filters)
     if filters.active is not None:
         active = subscriptions.model.ACTIVE_STATUSES
         subscriptions = (
