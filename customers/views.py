@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
 from customers import services
 from customers.forms import (
@@ -117,7 +118,7 @@ def customer_create(request: HttpRequest, org_slug: str) -> HttpResponse:
                 **{k: v for k, v in form.changes().items()},
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_errors(form, error)
         else:
             messages.success(request, f"Customer {customer.display_name} created.")
             return redirect("customers:detail", org_slug, customer.pk)
@@ -179,7 +180,7 @@ def customer_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpRespo
             # Show what is stored now, so the editor can re-apply their change knowingly.
             form = CustomerProfileForm(instance=error.current)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_errors(form, error)
         else:
             messages.success(request, "Profile saved.")
             return redirect("customers:detail", org_slug, customer.pk)
@@ -289,7 +290,7 @@ def _save_metadata(request, membership, customer, form, *, add_form=None, edit_f
     except ValidationError as error:
         # Limits on the whole object (50 keys) belong to the panel, not to one field.
         panel_error = " ".join(error.message_dict.pop("metadata", []))
-        _add_errors(form, ValidationError(error.message_dict))
+        add_validation_errors(form, ValidationError(error.message_dict))
         return _metadata_response(
             request,
             membership,
@@ -438,14 +439,6 @@ def _stale_changes(form, current: Customer) -> list[dict]:
                 {"label": form.fields[name].label, "submitted": submitted, "current": stored}
             )
     return changed
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _form_status(request, form) -> int:

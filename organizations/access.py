@@ -2,6 +2,7 @@
 
 Each helper scopes to the signed-in user's organizations and answers 404, never 403, for
 anything else, so another organization's objects are indistinguishable from missing ones.
+Within their own organization, members (not owners) get 403 on owner-only pages.
 """
 
 from django.http import Http404, HttpRequest

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from organizations import views
 
 app_name = "organizations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("tokens/", views.access_tokens, name="tokens"),
+    path("tokens/<uuid:token_id>/revoke/", views.access_token_revoke, name="token_revoke"),
+]

@@ -16,15 +16,20 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def rows(organization):
     customer = CustomerFactory(
-        organization=organization, external_id="usr_1", email="ours@example.com",
+        organization=organization,
+        external_id="usr_1",
+        email="ours@example.com",
         metadata={"plan": "pro"},
     )
     product = ProductFactory(organization=organization)
     subscription = SubscriptionFactory(customer=customer, product=product)
     order = OrderFactory(customer=customer, product=product, subscription=subscription)
     return {
-        "customer": customer.pk, "external_id": "usr_1", "order": order.pk,
-        "subscription": subscription.pk, "product": product.pk,
+        "customer": customer.pk,
+        "external_id": "usr_1",
+        "order": order.pk,
+        "subscription": subscription.pk,
+        "product": product.pk,
     }
 
 
@@ -50,21 +55,24 @@ OPERATIONS = {
     ("delete", "/v1/subscriptions/{id}"): (None, 404),
     ("get", "/v1/products/"): (None, "list"),
     ("post", "/v1/products/"): (
-        {"name": "P", "prices": [{"amount_type": "fixed", "price_amount": 100}]}, "own",
+        {"name": "P", "prices": [{"amount_type": "fixed", "price_amount": 100}]},
+        "own",
     ),
     ("get", "/v1/products/{id}"): (None, 404),
     ("patch", "/v1/products/{id}"): ({"is_archived": True}, 404),
 }
 
-RESOURCE = {"customers": "customer", "orders": "order", "subscriptions": "subscription",
-            "products": "product"}
+RESOURCE = {
+    "customers": "customer",
+    "orders": "order",
+    "subscriptions": "subscription",
+    "products": "product",
+}
 
 
 def test_every_api_operation_has_access_tests():
     schema = ninja_api.get_openapi_schema()
-    operations = {
-        (method, path) for path, item in schema["paths"].items() for method in item
-    }
+    operations = {(method, path) for path, item in schema["paths"].items() for method in item}
     assert operations == set(OPERATIONS)
 
 
@@ -85,7 +93,10 @@ def test_no_token_is_a_401_with_polars_error_body(client, rows, method, path):
     body, _ = OPERATIONS[(method, path)]
     response = call(client, method, url(path, rows), body)
     assert response.status_code == 401
-    assert response.json() == {"error": "Unauthorized", "detail": "A valid access token is required."}
+    assert response.json() == {
+        "error": "Unauthorized",
+        "detail": "A valid access token is required.",
+    }
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -116,6 +127,9 @@ def test_another_organizations_token_never_reaches_our_rows(
     else:  # creating in their own organization: allowed, and lands there
         assert response.status_code == 201
         assert response.json()["organization_id"] != str(organization.pk)
-    after = [row for row in Customer.objects.values_list(
-        "pk", "name", "email", "external_id", "deleted_at") if row[0] in {b[0] for b in before}]
+    after = [
+        row
+        for row in Customer.objects.values_list("pk", "name", "email", "external_id", "deleted_at")
+        if row[0] in {b[0] for b in before}
+    ]
     assert after == before

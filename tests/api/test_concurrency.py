@@ -12,8 +12,10 @@ from customers.models import Customer
 @pytest.mark.parametrize(
     "bodies",
     [
-        [{"email": "a@example.com", "external_id": "usr_1"},
-         {"email": "b@example.com", "external_id": "usr_1"}],
+        [
+            {"email": "a@example.com", "external_id": "usr_1"},
+            {"email": "b@example.com", "external_id": "usr_1"},
+        ],
         [{"email": "Same@example.com"}, {"email": "same@EXAMPLE.com"}],
     ],
     ids=["external_id", "email"],

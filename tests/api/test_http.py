@@ -47,7 +47,8 @@ def test_an_oversized_body_is_a_4xx_not_a_500(api, settings):
     response = post(api, "/v1/customers/", {"email": "a@example.com", "name": "x" * 5000})
     assert response.status_code == 413
     assert response.json() == {
-        "error": "PayloadTooLarge", "detail": "The request body is too large."
+        "error": "PayloadTooLarge",
+        "detail": "The request body is too large.",
     }
 
 
@@ -82,13 +83,18 @@ def test_a_page_past_the_end_is_empty(api, organization):
 def test_a_changed_external_id_is_a_422_with_polars_message(api, organization):
     customer = CustomerFactory(organization=organization, external_id="usr_1")
     response = api.patch(
-        f"/v1/customers/{customer.pk}", data={"external_id": "usr_2"},
+        f"/v1/customers/{customer.pk}",
+        data={"external_id": "usr_2"},
         content_type="application/json",
     )
     assert response.status_code == 422
     assert response.json()["detail"] == [
-        {"type": "value_error", "loc": ["body", "external_id"],
-         "msg": "Customer external ID cannot be updated.", "input": None}
+        {
+            "type": "value_error",
+            "loc": ["body", "external_id"],
+            "msg": "Customer external ID cannot be updated.",
+            "input": None,
+        }
     ]
 
 
@@ -120,8 +126,9 @@ def test_an_expired_token_is_refused(client, organization, make_token):
 )
 def test_scopes_are_enforced(organization, make_token, scopes, method, path, status):
     client = Client(headers={"Authorization": f"Bearer {make_token(organization, scopes)}"})
-    response = getattr(client, method)(path, data={} if method == "post" else None,
-                                       content_type="application/json")
+    response = getattr(client, method)(
+        path, data={} if method == "post" else None, content_type="application/json"
+    )
     if status == 403:
         assert response.status_code == 403
         assert response.json()["error"] == "NotPermitted"
