@@ -18,6 +18,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
+from customers.metadata import metadata_errors
 from organizations.services import access_token_authenticate
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,23 @@ class ApiError(Exception):
 def validation_error(loc: list, msg: str, value: Any = None, type_: str = "value_error"):
     """A 422 for one bad input, in the shape pydantic errors take."""
     return ValidationError([{"type": type_, "loc": loc, "msg": msg, "input": value}])
+
+
+def check_metadata(metadata, loc=("body", "metadata")) -> None:
+    """422 with one entry per broken rule, each located at its key."""
+    errors = metadata_errors(metadata)
+    if errors:
+        raise ValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": [*loc, *([key] if key is not None else [])],
+                    "msg": message,
+                    "input": metadata.get(key) if key is not None else None,
+                }
+                for key, message in errors
+            ]
+        )
 
 
 def paginate(queryset: QuerySet, *, page: int, limit: int, serialize) -> dict:
@@ -201,6 +219,7 @@ def _is_json(value) -> bool:
 
 
 def _register_routers() -> None:
+    from checkouts.api import router as checkouts_router
     from customers.api import router as customers_router
     from orders.api import orders_router, products_router, subscriptions_router
 
@@ -208,6 +227,7 @@ def _register_routers() -> None:
     api.add_router("/orders/", orders_router)
     api.add_router("/subscriptions/", subscriptions_router)
     api.add_router("/products/", products_router)
+    api.add_router("/checkouts/", checkouts_router)
 
 
 _register_routers()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "organizations",
     "customers",
     "orders",
+    "checkouts",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,14 @@ STORAGES = {
 }
 # Tests and `runserver` without collectstatic must still find files through the finders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+
+# Checkouts: how long a buyer has to pay, and who takes the money.
+CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)
+PAYMENT_PROCESSOR = env.str("PAYMENT_PROCESSOR", default="checkouts.payments.TestModeProcessor")
+# Renewals: a declined renewal is retried this often, this many times, before the
+# subscription ends as unpaid.
+RENEWAL_RETRY_HOURS = env.int("RENEWAL_RETRY_HOURS", default=24)
+RENEWAL_MAX_ATTEMPTS = env.int("RENEWAL_MAX_ATTEMPTS", default=4)
 
 LOGGING = {
     "version": 1,

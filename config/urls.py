@@ -16,6 +16,7 @@ urlpatterns = [
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
     path("v1/", api.urls),
+    path("checkout/", include("checkouts.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -12,9 +12,8 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import ERRORS, paginate, scopes, validation_error
+from config.api import ERRORS, check_metadata, paginate, scopes, validation_error
 from customers import services
-from customers.metadata import metadata_errors
 from customers.models import Customer
 from customers.querysets import SORTINGS, metadata_filters
 from customers.schemas import (
@@ -85,7 +84,7 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
             "The access token belongs to another organization.",
             str(payload.organization_id),
         )
-    _check_metadata(payload.metadata)
+    check_metadata(payload.metadata)
     data = payload.model_dump(exclude={"organization_id", "type"})
     changes = profile_changes(data)
     customer = services.customer_create(organization=request.organization, **changes)
@@ -243,7 +242,7 @@ def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
 def _update(customer: Customer, payload) -> Customer:
     data = payload.model_dump(exclude_unset=True, exclude={"type"})
     if data.get("metadata") is not None:
-        _check_metadata(data["metadata"])
+        check_metadata(data["metadata"])
     elif "metadata" in data:
         data["metadata"] = {}
     return services.customer_update(customer=customer, **profile_changes(data))
@@ -252,25 +251,6 @@ def _update(customer: Customer, payload) -> Customer:
 def _state(customer: Customer) -> dict:
     subscriptions = Subscription.objects.filter(customer=customer).active().order_by("created_at")
     return customer_state_out(customer, subscriptions)
-
-
-def _check_metadata(metadata) -> None:
-    """422 with one entry per broken rule, each located at its key."""
-    from ninja.errors import ValidationError
-
-    errors = metadata_errors(metadata)
-    if errors:
-        raise ValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ["body", "metadata"] + ([key] if key is not None else []),
-                    "msg": message,
-                    "input": metadata.get(key) if key is not None else None,
-                }
-                for key, message in errors
-            ]
-        )
 
 
 def _ordering(sorting: list[str]) -> list[str]:

@@ -6,8 +6,15 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import ERRORS, ApiError, ErrorOut, paginate, scopes, validation_error
-from customers.api import _check_metadata
+from config.api import (
+    ERRORS,
+    ApiError,
+    ErrorOut,
+    check_metadata,
+    paginate,
+    scopes,
+    validation_error,
+)
 from orders import services
 from orders.models import InvalidTransition, Order, Product, Subscription
 from orders.schemas import (
@@ -335,7 +342,7 @@ def create_product(request: HttpRequest, payload: ProductCreateIn):
             "The access token belongs to another organization.",
             str(payload.organization_id),
         )
-    _check_metadata(payload.metadata)
+    check_metadata(payload.metadata)
     price = payload.prices[0]
     product = services.product_create(
         organization=request.organization,
@@ -379,7 +386,7 @@ def update_product(request: HttpRequest, id: str, payload: ProductUpdateIn):
     if "description" in data:
         changes["description"] = data["description"] or ""
     if changes.get("metadata") is not None:
-        _check_metadata(changes["metadata"])
+        check_metadata(changes["metadata"])
     elif "metadata" in changes:
         changes["metadata"] = {}
     if payload.prices:

@@ -119,6 +119,12 @@ class Subscription(BaseModel):
     ended_at = models.DateTimeField(null=True, blank=True)
     customer_cancellation_reason = models.CharField(max_length=32, blank=True)
     customer_cancellation_comment = models.TextField(blank=True)
+    # The processor's reusable payment method, charged at each renewal.
+    payment_method_token = models.CharField(max_length=100, blank=True)
+    past_due_at = models.DateTimeField(null=True, blank=True)
+    renewal_attempts = models.PositiveSmallIntegerField(default=0)
+    # When a declined renewal is tried again; None while renewals are on schedule.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     objects = SubscriptionQuerySet.as_manager()
 
@@ -177,6 +183,43 @@ class Subscription(BaseModel):
         self.canceled_at = self.canceled_at or now
         self.ends_at = now
         self.ended_at = now
+
+    # Renewals: the period rolls over when paid, goes past due when declined, and ends
+    # unpaid after too many declines.
+    RENEWABLE_STATUSES = (Status.TRIALING, Status.ACTIVE, Status.PAST_DUE)
+
+    def renew(self) -> None:
+        """The renewal was paid: start the next period."""
+        if self.status not in self.RENEWABLE_STATUSES or self.cancel_at_period_end:
+            raise InvalidTransition(f"A {self.status} subscription cannot renew.")
+        self.current_period_start = self.current_period_end
+        self.current_period_end = add_interval(self.current_period_start, self.recurring_interval)
+        self.status = self.Status.ACTIVE
+        self.past_due_at = None
+        self.renewal_attempts = 0
+        self.next_attempt_at = None
+
+    def renewal_declined(self, *, now: datetime, retry_after, max_attempts: int) -> None:
+        """The renewal was declined: past due and retried later, or unpaid at the last try."""
+        if self.status not in self.RENEWABLE_STATUSES:
+            raise InvalidTransition(f"A {self.status} subscription cannot be past due.")
+        self.renewal_attempts += 1
+        if self.renewal_attempts >= max_attempts:
+            self.status = self.Status.UNPAID
+            self.ends_at = self.ended_at = now
+            self.next_attempt_at = None
+        else:
+            self.status = self.Status.PAST_DUE
+            self.past_due_at = self.past_due_at or now
+            self.next_attempt_at = now + retry_after
+
+    def end_at_period_end(self) -> None:
+        """A cancellation at period end takes effect."""
+        if not self.cancel_at_period_end or not self.is_ongoing:
+            raise InvalidTransition("Only a subscription set to cancel can end at period end.")
+        self.status = self.Status.CANCELED
+        self.ended_at = self.current_period_end
+        self.cancel_at_period_end = False
 
     def clean(self) -> None:
         _check_same_organization(self, self.customer_id and self.customer)

@@ -1,7 +1,7 @@
 """Reads of products, orders and subscriptions, always scoped to one organization."""
 
 from django.db import models
-from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Sum, When
+from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Q, Sum, When
 from django.db.models.functions import TruncMonth
 
 
@@ -62,6 +62,14 @@ class SubscriptionQuerySet(models.QuerySet):
 
     def ongoing(self) -> "SubscriptionQuerySet":
         return self.filter(status__in=self.model.ONGOING_STATUSES)
+
+    def due_for_renewal(self, now) -> "SubscriptionQuerySet":
+        """Subscriptions whose period ended (or whose declined renewal is due a retry)."""
+        on_schedule = Q(next_attempt_at__isnull=True, current_period_end__lte=now)
+        return self.filter(
+            on_schedule | Q(next_attempt_at__lte=now),
+            status__in=self.model.RENEWABLE_STATUSES,
+        )
 
     def mrr_by_currency(self) -> list[dict]:
         """Active subscriptions and monthly recurring revenue, one row per currency."""

@@ -1,7 +1,9 @@
 """Writes of products, orders and subscriptions."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,7 +71,11 @@ def product_update(*, product: Product, **changes) -> Product:
 
 
 def subscription_create(
-    *, customer: Customer, product: Product, started_at: datetime | None = None
+    *,
+    customer: Customer,
+    product: Product,
+    started_at: datetime | None = None,
+    payment_method_token: str = "",
 ) -> Subscription:
     """Start an active subscription to a recurring product, with its first period."""
     started_at = started_at or timezone.now()
@@ -85,6 +91,7 @@ def subscription_create(
         current_period_start=started_at,
         current_period_end=add_interval(started_at, product.recurring_interval),
         created_at=started_at,
+        payment_method_token=payment_method_token,
     )
     subscription.full_clean()
     subscription.save()
@@ -102,6 +109,7 @@ def order_create(
     tax_amount: int = 0,
     status: str = Order.Status.PAID,
     created_at: datetime | None = None,
+    currency: str | None = None,
 ) -> Order:
     """Record a purchase; the total is derived, so it always adds up."""
     subtotal = product.price_amount if subtotal_amount is None else subtotal_amount
@@ -116,7 +124,7 @@ def order_create(
         discount_amount=discount_amount,
         tax_amount=tax_amount,
         total_amount=subtotal - discount_amount + tax_amount,
-        currency=product.price_currency,
+        currency=currency or product.price_currency,
         created_at=created_at or timezone.now(),
     )
     order.full_clean()
@@ -163,3 +171,74 @@ def _record_reason(subscription: Subscription, reason: str | None, comment: str 
         subscription.customer_cancellation_reason = reason
     if comment is not None:
         subscription.customer_cancellation_comment = comment
+
+
+@dataclass
+class RenewalSummary:
+    renewed: int = 0
+    declined: int = 0
+    unpaid: int = 0
+    ended: int = 0
+
+
+def renew_due_subscriptions(*, now: datetime | None = None, processor=None) -> RenewalSummary:
+    """Renew every due subscription: charge it, start its next period and record a
+    `subscription_cycle` order; or end it if it was set to cancel; or, when the charge is
+    declined, mark it past due (retried later) and finally unpaid.
+
+    Each subscription is its own transaction, locked with SKIP LOCKED (PostgreSQL), so
+    several schedulers can run at once without charging anyone twice.
+    """
+    from checkouts.payments import get_processor
+
+    now = now or timezone.now()
+    processor = processor or get_processor()
+    summary = RenewalSummary()
+    due_ids = list(Subscription.objects.due_for_renewal(now).values_list("pk", flat=True))
+    for subscription_id in due_ids:
+        with transaction.atomic():
+            subscription = (
+                Subscription.objects.due_for_renewal(now)
+                .select_for_update(skip_locked=True)
+                .select_related("customer", "product")
+                .filter(pk=subscription_id)
+                .first()
+            )
+            if subscription is None:
+                continue  # renewed by another worker meanwhile
+            outcome = _renew_one(subscription, now=now, processor=processor)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+    return summary
+
+
+def _renew_one(subscription: Subscription, *, now: datetime, processor) -> str:
+    if subscription.cancel_at_period_end:
+        subscription.end_at_period_end()
+        subscription.save()
+        return "ended"
+    result = processor.charge(
+        amount=subscription.amount,
+        currency=subscription.currency,
+        token=subscription.payment_method_token,
+        description=f"{subscription.product.name} renewal",
+    )
+    if not result.succeeded:
+        subscription.renewal_declined(
+            now=now,
+            retry_after=timedelta(hours=settings.RENEWAL_RETRY_HOURS),
+            max_attempts=settings.RENEWAL_MAX_ATTEMPTS,
+        )
+        subscription.save()
+        return "unpaid" if subscription.status == Subscription.Status.UNPAID else "declined"
+    subscription.renew()
+    subscription.save()
+    order_create(
+        customer=subscription.customer,
+        product=subscription.product,
+        subscription=subscription,
+        billing_reason=Order.BillingReason.SUBSCRIPTION_CYCLE,
+        subtotal_amount=subscription.amount,
+        currency=subscription.currency,
+        created_at=now,
+    )
+    return "renewed"

@@ -57,6 +57,8 @@ class AccessTokenScope(models.TextChoices):
     SUBSCRIPTIONS_WRITE = "subscriptions:write", "Cancel and revoke subscriptions"
     PRODUCTS_READ = "products:read", "Read products"
     PRODUCTS_WRITE = "products:write", "Create and update products"
+    CHECKOUTS_READ = "checkouts:read", "Read checkouts"
+    CHECKOUTS_WRITE = "checkouts:write", "Create checkouts"
 
 
 class OrganizationAccessToken(BaseModel):
