@@ -7,6 +7,7 @@ import json
 import pytest
 
 from config.api import api as ninja_api
+from checkouts.services import checkout_create
 from customers.models import Customer
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 
@@ -24,7 +25,9 @@ def rows(organization):
     product = ProductFactory(organization=organization)
     subscription = SubscriptionFactory(customer=customer, product=product)
     order = OrderFactory(customer=customer, product=product, subscription=subscription)
+    checkout = checkout_create(organization=organization, product=product)
     return {
+        "checkout": checkout.pk,
         "customer": customer.pk,
         "external_id": "usr_1",
         "order": order.pk,
@@ -60,6 +63,18 @@ OPERATIONS = {
     ),
     ("get", "/v1/products/{id}"): (None, 404),
     ("patch", "/v1/products/{id}"): ({"is_archived": True}, 404),
+    ("get", "/v1/checkouts/"): (None, "list"),
+    ("post", "/v1/checkouts/"): ({"products": ["{product}"]}, 422),
+    ("get", "/v1/checkouts/{id}"): (None, 404),
+    ("patch", "/v1/checkouts/{id}"): ({"customer_name": "Hijacked"}, 404),
+}
+
+# The buyer's endpoints take no token: the checkout's client secret is the key. Without
+# the secret they are 404; the tests in tests/checkouts/ cover them with it.
+CLIENT_OPERATIONS = {
+    ("get", "/v1/checkouts/client/{client_secret}"),
+    ("patch", "/v1/checkouts/client/{client_secret}"),
+    ("post", "/v1/checkouts/client/{client_secret}/confirm"),
 }
 
 RESOURCE = {
@@ -67,13 +82,22 @@ RESOURCE = {
     "orders": "order",
     "subscriptions": "subscription",
     "products": "product",
+    "checkouts": "checkout",
 }
 
 
 def test_every_api_operation_has_access_tests():
     schema = ninja_api.get_openapi_schema()
     operations = {(method, path) for path, item in schema["paths"].items() for method in item}
-    assert operations == set(OPERATIONS)
+    assert operations == set(OPERATIONS) | CLIENT_OPERATIONS
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CLIENT_OPERATIONS))
+def test_client_operations_without_the_secret_are_404(client, method, path):
+    body = None if method == "get" else {}
+    response = call(client, method, path.format(client_secret="polar_c_guess"), body)
+    assert response.status_code == 404
+    assert response.json() == {"error": "ResourceNotFound", "detail": "Not found"}
 
 
 def url(path: str, rows) -> str:
@@ -81,8 +105,10 @@ def url(path: str, rows) -> str:
     return path.format(id=rows[resource], external_id=rows["external_id"])
 
 
-def call(client, method, path, body, **headers):
+def call(client, method, path, body, rows=None, **headers):
     kwargs = {"headers": headers}
+    if body and rows and "products" in body:  # a product of ours, by ID
+        body = {"products": [str(rows["product"])]}
     if body is not None:
         kwargs.update(data=json.dumps(body), content_type="application/json")
     return getattr(client, method)(path, **kwargs)
@@ -91,7 +117,7 @@ def call(client, method, path, body, **headers):
 @pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
 def test_no_token_is_a_401_with_polars_error_body(client, rows, method, path):
     body, _ = OPERATIONS[(method, path)]
-    response = call(client, method, url(path, rows), body)
+    response = call(client, method, url(path, rows), body, rows)
     assert response.status_code == 401
     assert response.json() == {
         "error": "Unauthorized",
@@ -113,8 +139,13 @@ def test_another_organizations_token_never_reaches_our_rows(
 ):
     body, outcome = OPERATIONS[(method, path)]
     before = list(Customer.objects.values_list("pk", "name", "email", "external_id", "deleted_at"))
-    response = call(client, method, url(path, rows), body, Authorization=f"Bearer {outsider_token}")
-    if outcome == 404:
+    response = call(
+        client, method, url(path, rows), body, rows, Authorization=f"Bearer {outsider_token}"
+    )
+    if outcome == 422:  # our product's ID means nothing to them
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["msg"] == "No such product."
+    elif outcome == 404:
         assert response.status_code == 404
         assert response.json() == {"error": "ResourceNotFound", "detail": "Not found"}
     elif outcome == "list":
