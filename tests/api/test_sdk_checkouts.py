@@ -111,9 +111,12 @@ def test_confirming_twice_creates_one_order(sdk, monthly):
 def test_checkout_scopes_are_required(live_server, make_token, organization, monthly):
     from polar.v2026_10 import Polar
 
-    with Polar(make_token(organization, ["customers:read"]), base_url=live_server.url) as polar:
-        with pytest.raises(PolarClientError) as error:
-            polar.checkouts.create(products=[str(monthly.pk)])
+    token = make_token(organization, ["customers:read"])
+    with (
+        Polar(token, base_url=live_server.url) as polar,
+        pytest.raises(PolarClientError) as error,
+    ):
+        polar.checkouts.create(products=[str(monthly.pk)])
     assert error.value.status_code == 403
 
 
