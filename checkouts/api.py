@@ -22,7 +22,7 @@ from checkouts.schemas import (
     buyer_fields,
     checkout_out,
 )
-from config.api import (
+from core.api import (
     ERRORS,
     ApiError,
     ErrorOut,
@@ -48,7 +48,7 @@ class CheckoutListOut(Schema):
 class CheckoutListQuery(Schema):
     product_id: list[UUID] | None = None
     status: list[Checkout.Status] | None = None
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1)
 
 
@@ -64,7 +64,7 @@ def list_checkouts(request: HttpRequest, filters: Query[CheckoutListQuery]):
         checkouts,
         page=filters.page,
         limit=min(filters.limit, 100),
-        serialize=lambda c: checkout_out(c, request),
+        serialize=lambda c: checkout_out(c, base_url=_base(request)),
     )
 
 
@@ -93,7 +93,7 @@ def create_checkout(request: HttpRequest, payload: CheckoutCreateIn):
         metadata=payload.metadata,
         **buyer_fields(data),
     )
-    return Status(201, checkout_out(checkout, request))
+    return Status(201, checkout_out(checkout, base_url=_base(request)))
 
 
 @router.get(
@@ -107,7 +107,7 @@ def client_get(request: HttpRequest, client_secret: str):
     checkout = _by_secret(client_secret)
     if checkout.is_expired(timezone.now()):
         raise ApiError(410, "ExpiredCheckoutError", "This checkout has expired.")
-    return checkout_out(checkout, request, public=True)
+    return checkout_out(checkout, base_url=_base(request), public=True)
 
 
 @router.patch(
@@ -123,7 +123,7 @@ def client_update(request: HttpRequest, client_secret: str, payload: CheckoutUpd
         checkout = services.checkout_update(
             checkout=checkout, **buyer_fields(payload.model_dump(exclude_unset=True))
         )
-    return checkout_out(checkout, request, public=True)
+    return checkout_out(checkout, base_url=_base(request), public=True)
 
 
 @router.post(
@@ -145,13 +145,13 @@ def client_confirm(request: HttpRequest, client_secret: str, payload: CheckoutCo
         )
     # Payment here is synchronous, so the checkout has already succeeded; Polar's confirm
     # answer always reads "confirmed" (the payment is accepted), and GET shows the rest.
-    return checkout_out(checkout, request, public=True) | {"status": "confirmed"}
+    return checkout_out(checkout, base_url=_base(request), public=True) | {"status": "confirmed"}
 
 
 @router.get("/{id}", response={200: CheckoutOut, **ERRORS}, summary="Get a checkout", auth=READ)
 def get_checkout(request: HttpRequest, id: str):
     """**Scopes**: `checkouts:read` `checkouts:write`"""
-    return checkout_out(_by_id(request, id), request)
+    return checkout_out(_by_id(request, id), base_url=_base(request))
 
 
 @router.patch(
@@ -170,7 +170,11 @@ def update_checkout(request: HttpRequest, id: str, payload: CheckoutUpdatePublic
         checkout = services.checkout_update(
             checkout=checkout, **buyer_fields(payload.model_dump(exclude_unset=True))
         )
-    return checkout_out(checkout, request)
+    return checkout_out(checkout, base_url=_base(request))
+
+
+def _base(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
 
 
 def _checkouts(request):

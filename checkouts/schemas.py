@@ -161,7 +161,8 @@ class CheckoutList(Schema):
     pagination: dict
 
 
-def checkout_out(checkout: Checkout, request, *, public: bool = False) -> dict:
+def checkout_out(checkout: Checkout, *, base_url: str, public: bool = False) -> dict:
+    """`base_url` makes the links absolute: the request's host, or SITE_URL for events."""
     product = checkout.product
     price = price_out(product) | {
         "price_amount": checkout.amount,
@@ -183,10 +184,10 @@ def checkout_out(checkout: Checkout, request, *, public: bool = False) -> dict:
         "payment_processor": "stripe",
         "status": checkout.status,
         "client_secret": checkout.client_secret,
-        "url": request.build_absolute_uri(reverse("checkouts:page", args=[checkout.client_secret])),
+        "url": base_url + reverse("checkouts:page", args=[checkout.client_secret]),
         "expires_at": checkout.expires_at,
         "success_url": checkout.success_url
-        or request.build_absolute_uri(reverse("checkouts:done", args=[checkout.client_secret])),
+        or base_url + reverse("checkouts:done", args=[checkout.client_secret]),
         "amount": checkout.amount,
         "discount_amount": 0,
         "net_amount": checkout.amount,

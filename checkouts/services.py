@@ -22,6 +22,8 @@ from customers.models import ADDRESS_PARTS, Customer
 from orders import services as order_services
 from orders.models import Order, Product
 from organizations.models import Organization
+from webhooks import events
+from webhooks.models import EventType
 
 # What the buyer (or the merchant, before payment) may fill in on an open checkout.
 BUYER_FIELDS = frozenset(
@@ -63,8 +65,10 @@ def checkout_create(
         metadata=metadata or {},
         **_normalise(buyer),
     )
-    checkout.full_clean()
-    checkout.save()
+    with transaction.atomic():
+        checkout.full_clean()
+        checkout.save()
+        events.checkout_changed(checkout, EventType.CHECKOUT_CREATED)
     return checkout
 
 
@@ -78,6 +82,7 @@ def checkout_update(*, checkout: Checkout, **buyer: Any) -> Checkout:
             setattr(current, field, value)
         current.full_clean()
         current.save()
+        events.checkout_changed(current, EventType.CHECKOUT_UPDATED)
     return current
 
 
@@ -208,6 +213,7 @@ def _complete(checkout: Checkout, customer: Customer | None, payment_token: str)
     checkout.status = Checkout.Status.SUCCEEDED
     checkout.payment_error = ""
     checkout.save()
+    events.checkout_changed(checkout, EventType.CHECKOUT_UPDATED)
 
 
 def _normalise(buyer: dict) -> dict:

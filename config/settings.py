@@ -53,12 +53,14 @@ INSTALLED_APPS = [
     "customers",
     "orders",
     "checkouts",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.RejectNulCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -152,6 +154,16 @@ STORAGES = {
 }
 # Tests and `runserver` without collectstatic must still find files through the finders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+
+# The public address of this site, for links in webhook payloads (checkout URLs).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Webhooks: private, loopback and link-local targets are refused unless allowed (the demo
+# and the tests allow them; production should not).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# An endpoint is disabled after this many failed attempts in a row.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=25)
 
 # Checkouts: how long a buyer has to pay, and who takes the money.
 CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
+    path("dashboard/<slug:org_slug>/products/", include("orders.urls")),
     path("v1/", api.urls),
     path("checkout/", include("checkouts.urls")),
     path("healthz", core_views.healthz, name="healthz"),

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import ERRORS, check_metadata, paginate, scopes, validation_error
+from core.api import ERRORS, check_metadata, paginate, scopes, validation_error
 from customers import services
 from customers.models import Customer
 from customers.querysets import SORTINGS, metadata_filters
@@ -41,7 +41,7 @@ class CustomerListQuery(Schema):
     email: str | None = None
     query: str | None = None
     active: bool | None = None
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")
     sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
 

@@ -1,5 +1,6 @@
 """Reads of customers. Every tenant read starts at `Customer.objects.for_org(org)`."""
 
+import math
 import re
 
 from django.core.exceptions import ValidationError
@@ -8,6 +9,8 @@ from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTransform
 
 METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
+INTEGER = re.compile(r"-?\d+")
+DECIMAL = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?")
 
 # Sort keys as the API names them, each mapped to its model field.
 SORTINGS = {"created_at": "created_at", "email": "email", "name": "name"}
@@ -127,12 +130,11 @@ def _typed_candidates(value) -> list:
     candidates: list = [value]
     if value in ("true", "false"):
         candidates.append(value == "true")
-    for number in (int, float):
-        try:
-            candidates.append(number(value))
-            break
-        except ValueError:
-            continue
+    # Only plain decimal notation: int("1_000") and float("inf") would be surprises.
+    if INTEGER.fullmatch(value):
+        candidates.append(int(value))
+    elif DECIMAL.fullmatch(value) and math.isfinite(number := float(value)):
+        candidates.append(number)  # "1.0e400" is inf: metadata never holds it
     return candidates
 
 

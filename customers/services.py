@@ -20,6 +20,8 @@ from customers.models import (
     Customer,
 )
 from organizations.models import Organization
+from webhooks import events
+from webhooks.models import EventType
 
 PROFILE_FIELDS = frozenset({"email", "email_verified", "name", *BILLING_FIELDS})
 UPDATABLE_FIELDS = PROFILE_FIELDS | {"external_id", "metadata"}
@@ -60,6 +62,7 @@ def customer_create(
     )
     with transaction.atomic():
         _save_validated(customer)
+        events.customer_changed(customer, EventType.CUSTOMER_CREATED)
     return customer
 
 
@@ -86,6 +89,7 @@ def customer_update(
             setattr(current, field, value)
         current.version += 1
         _save_validated(current)
+        events.customer_changed(current, EventType.CUSTOMER_UPDATED)
     return current
 
 
@@ -115,6 +119,7 @@ def customer_set_metadata_key(
         current.metadata = metadata
         current.version += 1
         _save_validated(current)
+        events.customer_changed(current, EventType.CUSTOMER_UPDATED)
     return current
 
 
@@ -131,6 +136,7 @@ def customer_remove_metadata_key(
         current.metadata = {k: v for k, v in current.metadata.items() if k != key}
         current.version += 1
         _save_validated(current)
+        events.customer_changed(current, EventType.CUSTOMER_UPDATED)
     return current
 
 
@@ -162,6 +168,7 @@ def customer_delete(*, customer: Customer, anonymize: bool = False) -> Customer:
         # No full_clean(): the reserved key may take metadata past 50 keys, which is fine
         # for a row no one can edit any more.
         current.save()
+        events.customer_changed(current, EventType.CUSTOMER_DELETED)
     return current
 
 

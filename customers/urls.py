@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import subscription_views, views
 
 app_name = "customers"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("<uuid:customer_id>/metadata/", views.metadata_add, name="metadata"),
     path("<uuid:customer_id>/metadata/edit/", views.metadata_edit, name="metadata_edit"),
     path("<uuid:customer_id>/metadata/remove/", views.metadata_remove, name="metadata_remove"),
+    path(
+        "<uuid:customer_id>/subscriptions/<uuid:subscription_id>/<str:action>/",
+        subscription_views.subscription_action,
+        name="subscription_action",
+    ),
 ]

@@ -82,8 +82,8 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     context = {
         "membership": membership,
         "organization": organization,
+        "list_url": reverse("customers:list", args=[org_slug]),
         "form": form,
-        "filter_form": MetadataFilterForm(),
         "page": page,
         "filters": [
             {

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from config.api import (
+from core.api import (
     ERRORS,
     ApiError,
     ErrorOut,
@@ -41,7 +41,7 @@ MAX_LIMIT = 100
 
 class ListQuery(Schema):
     organization_id: list[UUID] | None = None
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")
 
 

@@ -11,6 +11,8 @@ from core.ids import uuid7
 from customers.models import Customer
 from orders.models import Order, Product, Subscription, add_interval
 from organizations.models import Organization
+from webhooks import events
+from webhooks.models import EventType
 
 
 def product_create(
@@ -95,6 +97,9 @@ def subscription_create(
     )
     subscription.full_clean()
     subscription.save()
+    events.subscription_changed(
+        subscription, EventType.SUBSCRIPTION_CREATED, EventType.SUBSCRIPTION_ACTIVE
+    )
     return subscription
 
 
@@ -129,6 +134,7 @@ def order_create(
     )
     order.full_clean()
     order.save()
+    events.order_created(order)
     return order
 
 
@@ -140,6 +146,9 @@ def subscription_cancel(
         subscription.cancel()
         _record_reason(subscription, reason, comment)
         subscription.save()
+        events.subscription_changed(
+            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_CANCELED
+        )
     return subscription
 
 
@@ -148,6 +157,9 @@ def subscription_uncancel(*, subscription: Subscription) -> Subscription:
     with transaction.atomic():
         subscription.uncancel()
         subscription.save()
+        events.subscription_changed(
+            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_UNCANCELED
+        )
     return subscription
 
 
@@ -163,6 +175,9 @@ def subscription_revoke(
         subscription.revoke(now=now)
         _record_reason(subscription, reason, comment)
         subscription.save()
+        events.subscription_changed(
+            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_REVOKED
+        )
     return subscription
 
 
@@ -215,6 +230,9 @@ def _renew_one(subscription: Subscription, *, now: datetime, processor) -> str:
     if subscription.cancel_at_period_end:
         subscription.end_at_period_end()
         subscription.save()
+        events.subscription_changed(
+            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_REVOKED
+        )
         return "ended"
     result = processor.charge(
         amount=subscription.amount,
@@ -229,9 +247,11 @@ def _renew_one(subscription: Subscription, *, now: datetime, processor) -> str:
             max_attempts=settings.RENEWAL_MAX_ATTEMPTS,
         )
         subscription.save()
+        events.subscription_changed(subscription, EventType.SUBSCRIPTION_UPDATED)
         return "unpaid" if subscription.status == Subscription.Status.UNPAID else "declined"
     subscription.renew()
     subscription.save()
+    events.subscription_changed(subscription, EventType.SUBSCRIPTION_UPDATED)
     order_create(
         customer=subscription.customer,
         product=subscription.product,

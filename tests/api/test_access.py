@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from config.api import api as ninja_api
 from checkouts.services import checkout_create
+from config.api import api as ninja_api
 from customers.models import Customer
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 

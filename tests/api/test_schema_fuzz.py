@@ -45,6 +45,21 @@ def seeded(organization):
         OrderFactory(customer=customer, product=product, subscription=subscription)
 
 
+@pytest.fixture
+def _keep_the_test_connection():
+    # Each WSGI request starts and ends with signals that close an old database
+    # connection, here the test's own, in the middle of its transaction. Django's test
+    # client switches them off too.
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
@@ -52,5 +67,5 @@ def seeded(organization):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_the_api_honours_its_openapi_document(case, token, seeded):
+def test_the_api_honours_its_openapi_document(case, token, seeded, _keep_the_test_connection):
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)

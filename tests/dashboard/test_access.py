@@ -8,12 +8,13 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from organizations.services import access_token_create
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, ProductFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
 # Routes anyone may reach, and the staff admin (guarded by Django's admin itself).
-PUBLIC = {"login", "logout", "healthz"}
+# The hosted checkout is the buyer's: its unguessable client secret is the access check.
+PUBLIC = {"login", "logout", "healthz", "checkouts:page", "checkouts:done"}
 # The API checks its own routes (tests/api/test_access.py).
 SKIPPED_NAMESPACES = {"admin", "api"}
 
@@ -29,11 +30,20 @@ DASHBOARD_ROUTES = {
     "customers:metadata": ("get", True),
     "customers:metadata_edit": ("get", True),
     "customers:metadata_remove": ("post", True),
+    "customers:subscription_action": ("post", True),
+    "orders:products": ("get", False),
+    "orders:product_archive": ("post", False),
+    "orders:product_unarchive": ("post", False),
+    "orders:product_checkout": ("post", False),
     "organizations:tokens": ("get", False),
     "organizations:token_revoke": ("post", False),
 }
 # Routes whose URL names one of the organization's access tokens (instead of a customer).
 TOKEN_ROUTES = {"organizations:token_revoke"}
+# Routes whose URL names one of the organization's products.
+PRODUCT_ROUTES = {"orders:product_archive", "orders:product_unarchive", "orders:product_checkout"}
+# Routes whose URL names one of the customer's subscriptions and an action on it.
+SUBSCRIPTION_ROUTES = {"customers:subscription_action"}
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
 OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke"}
 
@@ -53,15 +63,20 @@ def route_names(patterns=None, namespace=None) -> set[str]:
 
 def test_every_route_has_access_tests():
     assert route_names() - PUBLIC == set(DASHBOARD_ROUTES)
-    assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY
+    assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY | PRODUCT_ROUTES
+    assert set(DASHBOARD_ROUTES) >= SUBSCRIPTION_ROUTES
 
 
-def url_for(name: str, organization, customer, token=None) -> str:
+def url_for(name: str, organization, customer, token=None, product=None, subscription=None):
     if name == "home":
         return reverse(name)
     args = [organization.slug] + ([customer.pk] if DASHBOARD_ROUTES[name][1] else [])
     if name in TOKEN_ROUTES:
         args.append(token.pk)
+    if name in PRODUCT_ROUTES:
+        args.append(product.pk)
+    if name in SUBSCRIPTION_ROUTES:
+        args += [subscription.pk, "revoke"]
     url = reverse(name, args=args)
     if name == "customers:metadata_edit":
         url += "?key=plan"
@@ -81,26 +96,45 @@ def token(organization):
     return token
 
 
+@pytest.fixture
+def product(organization):
+    return ProductFactory(organization=organization)
+
+
+@pytest.fixture
+def subscription(customer):
+    return SubscriptionFactory(customer=customer)
+
+
 @pytest.mark.parametrize("name", sorted(DASHBOARD_ROUTES))
-def test_anonymous_visitors_are_sent_to_sign_in(name, client, organization, customer, token):
+def test_anonymous_visitors_are_sent_to_sign_in(
+    name, client, organization, customer, token, product, subscription
+):
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer, token)
+    url = url_for(name, organization, customer, token, product, subscription)
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("login") + "?next=")
 
 
 @pytest.mark.parametrize("name", sorted(set(DASHBOARD_ROUTES) - {"home"}))
-def test_outsiders_get_404(name, client, outsider, organization, customer, token):
+def test_outsiders_get_404(
+    name, client, outsider, organization, customer, token, product, subscription
+):
     client.force_login(outsider)
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer, token)
+    url = url_for(name, organization, customer, token, product, subscription)
     response = getattr(client, method)(url, {"key": "plan"})
     assert response.status_code == 404
     customer.refresh_from_db()
     assert customer.metadata == {"plan": "pro"}
     token.refresh_from_db()
     assert token.revoked_at is None
+    product.refresh_from_db()
+    assert not product.is_archived
+    assert not product.checkouts.exists()
+    subscription.refresh_from_db()
+    assert subscription.status == "active"
 
 
 @pytest.mark.parametrize("name", sorted(n for n, (_, c) in DASHBOARD_ROUTES.items() if c))
@@ -108,9 +142,10 @@ def test_a_customer_of_another_organization_is_404_even_under_my_own_slug(
     name, client, owner, organization, other_organization
 ):
     theirs = CustomerFactory(organization=other_organization, metadata={"plan": "pro"})
+    their_subscription = SubscriptionFactory(customer=theirs)
     client.force_login(owner)
     method, _ = DASHBOARD_ROUTES[name]
-    url = reverse(name, args=[organization.slug, theirs.pk])
+    url = url_for(name, organization, theirs, subscription=their_subscription)
     response = getattr(client, method)(url, {"key": "plan"})
     assert response.status_code == 404
 

@@ -1,0 +1,44 @@
+"""Request guards that apply to every page and API call."""
+
+from urllib.parse import unquote_to_bytes
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+
+
+class RejectNulCharactersMiddleware:
+    """Refuse NUL characters anywhere in a request (path, query or body).
+
+    No field of ours can hold one, and PostgreSQL cannot store one in text at all: without
+    this guard such input reaches the database and fails there as a 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw_path = request.META.get("PATH_INFO", "")
+        query = request.META.get("QUERY_STRING", "")
+        if (
+            "\x00" in raw_path
+            or b"\x00" in unquote_to_bytes(query)
+            or (request.method in ("POST", "PUT", "PATCH") and _body_has_nul(request))
+        ):
+            return _refuse(request)
+        return self.get_response(request)
+
+
+def _body_has_nul(request: HttpRequest) -> bool:
+    try:
+        body = request.body
+    except Exception:  # too big: the view answers that with its own error
+        return False
+    # JSON spells NUL as \u0000; a form posts it as %00 or a raw byte.
+    return b"\x00" in body or b"\\u0000" in body or b"%00" in body
+
+
+def _refuse(request: HttpRequest) -> HttpResponse:
+    message = "The request contains a NUL character, which no field accepts."
+    if request.path.startswith("/v1/"):
+        detail = [{"type": "value_error", "loc": ["request"], "msg": message, "input": None}]
+        return JsonResponse({"error": "PolarRequestValidationError", "detail": detail}, status=422)
+    return HttpResponseBadRequest(message)

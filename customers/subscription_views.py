@@ -1,0 +1,97 @@
+"""Subscription actions on the customer page: cancel at period end, undo, revoke now.
+
+With HTMX the response is the page's `subscriptions` partial; without JavaScript the
+action redirects back to the customer page with a message. A refused change (the
+subscription's state does not allow it) answers 409 with the reason in that section.
+"""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from customers.models import Customer
+from customers.views import SUBSCRIPTIONS_SHOWN, _detail_context
+from orders import services
+from orders.models import InvalidTransition, Subscription
+from organizations.access import get_customer_or_404
+from organizations.models import Membership
+
+TEMPLATE = "customers/customer_detail.html"
+
+# action in the URL -> (service, what the merchant is told once it is done)
+ACTIONS: dict[str, tuple[Callable[..., Subscription], str]] = {
+    "cancel": (
+        services.subscription_cancel,
+        "“{product}” will be canceled at the end of the current period.",
+    ),
+    "uncancel": (services.subscription_uncancel, "“{product}” will renew as usual."),
+    "revoke": (services.subscription_revoke, "“{product}” was revoked and has ended."),
+}
+
+
+@login_required
+@require_POST
+def subscription_action(
+    request: HttpRequest, org_slug: str, customer_id, subscription_id, action: str
+) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404("No such action.")
+    membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    subscription = _get_subscription_or_404(customer, subscription_id)
+    service, done = ACTIONS[action]
+    try:
+        service(subscription=subscription)
+    except InvalidTransition as error:
+        return _subscriptions_response(request, membership, customer, error=str(error))
+    notice = done.format(product=subscription.product.name)
+    if request.htmx:
+        return _subscriptions_response(request, membership, customer, notice=notice)
+    messages.success(request, notice)
+    response = redirect("customers:detail", org_slug, customer.pk)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _get_subscription_or_404(customer: Customer, subscription_id) -> Subscription:
+    # Only this customer's subscriptions: another customer's (even in the same
+    # organization) is missing here.
+    try:
+        return customer.subscriptions.select_related("product").get(pk=subscription_id)
+    except Subscription.DoesNotExist:
+        raise Http404("No such subscription.") from None
+
+
+def _subscriptions_response(
+    request: HttpRequest,
+    membership: Membership,
+    customer: Customer,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+) -> HttpResponse:
+    """The subscriptions section for HTMX; the whole customer page otherwise (a refused
+    change without JavaScript shows its reason in place, with the 409)."""
+    if request.htmx:
+        context = {
+            "membership": membership,
+            "organization": membership.organization,
+            "customer": customer,
+            "subscriptions": list(
+                customer.subscriptions.select_related("product").order_by("-created_at")[
+                    :SUBSCRIPTIONS_SHOWN
+                ]
+            ),
+        }
+        template = f"{TEMPLATE}#subscriptions"
+    else:
+        context = _detail_context(request, membership, customer)
+        template = TEMPLATE
+    context |= {"subscriptions_error": error, "subscriptions_notice": notice}
+    response = render(request, template, context, status=409 if error else 200)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

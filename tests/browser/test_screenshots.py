@@ -1,0 +1,153 @@
+"""Full-page screenshots of the main pages, saved to test-artifacts/ for a human to look at.
+
+They assert only what makes a screenshot worth looking at: the data is on the page, the
+revenue chart has been drawn, and nothing is wider than a phone's screen.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from orders.models import Order, Subscription
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
+
+# Counts the pixels the chart painted (any not fully transparent).
+PAINTED_PIXELS = """canvas => {
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let alpha = 3; alpha < data.length; alpha += 4) if (data[alpha]) painted++;
+    return painted;
+}"""
+
+
+@pytest.fixture
+def customer_with_history(organization):
+    """A customer with a year of paid orders, subscriptions and metadata."""
+    now = timezone.now()
+    customer = CustomerFactory(
+        organization=organization,
+        name="Ada Lovelace",
+        email="ada@analytical.example",
+        external_id="crm-1815",
+        billing_name="Analytical Engines Ltd",
+        billing_address_line1="12 St James's Square",
+        billing_address_postal_code="SW1Y 4JH",
+        billing_address_city="London",
+        billing_address_country="GB",
+        tax_id="GB123456789",
+        locale="en-GB",
+        created_at=now - timedelta(days=400),
+        metadata={"plan": "pro", "seats": 12, "beta": True, "discount": 0.15},
+    )
+    monthly = ProductFactory(organization=organization, name="Pro monthly", price_amount=4900)
+    subscription = SubscriptionFactory(
+        customer=customer,
+        product=monthly,
+        started_at=now - timedelta(days=330),
+        current_period_start=now - timedelta(days=10),
+    )
+    yearly = ProductFactory(
+        organization=organization, name="Team yearly", price_amount=39000, recurring_interval="year"
+    )
+    SubscriptionFactory(
+        customer=customer,
+        product=yearly,
+        status=Subscription.Status.CANCELED,
+        recurring_interval="year",
+        started_at=now - timedelta(days=390),
+        current_period_end=now - timedelta(days=25),
+        ended_at=now - timedelta(days=25),
+    )
+    for months_ago in range(11, -1, -1):
+        OrderFactory(
+            customer=customer,
+            product=monthly,
+            subscription=subscription,
+            billing_reason=Order.BillingReason.SUBSCRIPTION_CYCLE,
+            created_at=now - timedelta(days=30 * months_ago + 1),
+        )
+    add_on = ProductFactory(
+        organization=organization, name="Onboarding", price_amount=15000, recurring_interval=None
+    )
+    OrderFactory(customer=customer, product=add_on, created_at=now - timedelta(days=200))
+    return customer
+
+
+@pytest.fixture
+def list_of_customers(organization, customer_with_history):
+    for name, email, external_id in [
+        ("Grace Hopper", "grace@navy.example", "crm-1906"),
+        ("Alan Turing", "alan@bletchley.example", None),
+        ("", "anonymous@example.com", None),
+        ("Katherine Johnson", "katherine@nasa.example", "crm-1918"),
+        ("Edsger Dijkstra", "edsger@eindhoven.example", None),
+    ]:
+        customer = CustomerFactory(
+            organization=organization, name=name, email=email, external_id=external_id
+        )
+        if external_id:
+            SubscriptionFactory(customer=customer)
+    return customer_with_history
+
+
+def expect_revenue_chart_drawn(page) -> None:
+    chart = page.locator("canvas#revenue-chart")
+    expect(chart).to_have_attribute("data-drawn", "1")
+    assert chart.evaluate(PAINTED_PIXELS) > 1000, "the revenue chart is blank"
+
+
+def detail_url(customer) -> str:
+    return reverse("customers:detail", args=[customer.organization.slug, customer.pk])
+
+
+def test_screenshot_of_the_customer_list(
+    owner_page, organization, list_of_customers, artifacts_dir
+):
+    page = owner_page
+    page.goto(reverse("customers:list", args=[organization.slug]))
+    expect(page.locator("#customer-rows a.customer-cell")).to_have_count(6)
+    expect(page.locator("#customer-rows .badge.success")).to_have_count(3)
+
+    page.screenshot(path=artifacts_dir / "customer-list.png", full_page=True)
+
+
+def test_screenshot_of_the_customer_detail(owner_page, customer_with_history, artifacts_dir):
+    page = owner_page
+    page.goto(detail_url(customer_with_history))
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
+    expect(page.locator("#metadata-panel .counter")).to_have_text("4 / 50 keys")
+    expect(page.get_by_role("region", name="Subscriptions").get_by_role("row")).to_have_count(3)
+    expect(page.locator("#order-rows tr")).to_have_count(11)  # 10 orders and "Older orders"
+    expect_revenue_chart_drawn(page)
+
+    page.screenshot(path=artifacts_dir / "customer-detail.png", full_page=True)
+
+
+def test_screenshot_of_the_customer_detail_on_a_phone(
+    new_page, sign_in, owner, customer_with_history, artifacts_dir
+):
+    page = new_page(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    sign_in(page, owner)
+    page.goto(detail_url(customer_with_history))
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
+    expect_revenue_chart_drawn(page)
+
+    page.screenshot(path=artifacts_dir / "customer-detail-phone.png", full_page=True)
+
+
+def test_the_customer_detail_fits_a_phone_screen(new_page, sign_in, owner, customer_with_history):
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(page, owner)
+    page.goto(detail_url(customer_with_history))
+    expect(page.locator("#metadata-panel td.key")).to_have_count(4)
+
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390, f"the page is {page_width}px wide on a 390px screen"

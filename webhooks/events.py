@@ -1,0 +1,146 @@
+"""Recording events. Services call these inside their own transaction, so an event exists
+exactly when its change does: a rolled-back change leaves no event behind."""
+
+import functools
+import json
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+API_VERSION = "2026-10"
+
+
+def record_event(
+    *, organization, type: str, data, customer_id=None, coalesce_key: str = ""
+) -> WebhookEvent | None:
+    """Write the event and a pending delivery per enabled endpoint that wants it.
+
+    `data` may be a callable, so the payload is only built when someone listens; nothing
+    is written when no endpoint does. With `coalesce_key`, an event with the same key that
+    no endpoint has been sent yet is updated in place instead.
+    """
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
+        if type in e.events
+    ]
+    if not endpoints:
+        return None
+    now = datetime.now(UTC)
+    data = data() if callable(data) else data
+    payload = json.loads(
+        json.dumps(
+            {"type": type, "timestamp": now, "api_version": API_VERSION, "data": data},
+            cls=DjangoJSONEncoder,
+        )
+    )
+    if coalesce_key:
+        waiting = (
+            WebhookEvent.objects.select_for_update()
+            .filter(organization=organization, coalesce_key=coalesce_key)
+            .exclude(deliveries__attempts__gt=0)
+            .exclude(deliveries__status__in=["succeeded", "failed"])
+            .order_by("-created_at")
+            .first()
+        )
+        if waiting is not None:
+            waiting.payload = payload
+            waiting.save(update_fields=["payload", "modified_at"])
+            missing = [e for e in endpoints if not waiting.deliveries.filter(endpoint=e).exists()]
+            _deliver_to(waiting, missing, now)
+            return waiting
+    event = WebhookEvent.objects.create(
+        organization=organization,
+        type=type,
+        payload=payload,
+        customer_id=customer_id,
+        coalesce_key=coalesce_key,
+    )
+    _deliver_to(event, endpoints, now)
+    return event
+
+
+def _deliver_to(event, endpoints, now) -> None:
+    WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(endpoint=e, event=event, next_attempt_at=now) for e in endpoints]
+    )
+
+
+# --- What each change emits -------------------------------------------------------------
+
+
+def _shaped(schema, data: dict) -> dict:
+    """The data exactly as the API returns it: through the same schema, defaults included."""
+    return schema.model_validate(data).model_dump(mode="json")
+
+
+def customer_changed(customer, type: str) -> None:
+    """customer.created / updated / deleted, and the coalesced customer.state_changed."""
+    from customers.schemas import CustomerOut, customer_out
+
+    record_event(
+        organization=customer.organization,
+        type=type,
+        data=lambda: _shaped(CustomerOut, customer_out(customer)),
+        customer_id=customer.pk,
+    )
+    customer_state_changed(customer)
+
+
+def customer_state_changed(customer) -> None:
+    from customers.schemas import CustomerState, customer_state_out
+    from orders.models import Subscription
+
+    def data():
+        subscriptions = Subscription.objects.filter(customer=customer).active()
+        return _shaped(CustomerState, customer_state_out(customer, subscriptions.order_by("pk")))
+
+    record_event(
+        organization=customer.organization,
+        type=EventType.CUSTOMER_STATE_CHANGED,
+        data=data,
+        customer_id=customer.pk,
+        coalesce_key=f"customer.state_changed:{customer.pk}",
+    )
+
+
+def order_created(order) -> None:
+    from orders.schemas import OrderOut, order_out
+
+    data = functools.cache(lambda: _shaped(OrderOut, order_out(order)))
+    for type in (EventType.ORDER_CREATED, *([EventType.ORDER_PAID] if order.paid else [])):
+        record_event(
+            organization=order.customer.organization,
+            type=type,
+            data=data,
+            customer_id=order.customer_id,
+        )
+
+
+def subscription_changed(subscription, *types: str) -> None:
+    """subscription.updated plus the specific transition(s), and the customer's state."""
+    from orders.schemas import SubscriptionOut, subscription_out
+
+    data = functools.cache(lambda: _shaped(SubscriptionOut, subscription_out(subscription)))
+    for type in types:
+        record_event(
+            organization=subscription.customer.organization,
+            type=type,
+            data=data,
+            customer_id=subscription.customer_id,
+        )
+    customer_state_changed(subscription.customer)
+
+
+def checkout_changed(checkout, type: str) -> None:
+    from checkouts.schemas import CheckoutOut, checkout_out
+
+    record_event(
+        organization=checkout.organization,
+        type=type,
+        data=lambda: _shaped(CheckoutOut, checkout_out(checkout, base_url=settings.SITE_URL)),
+        customer_id=checkout.customer_id,
+    )

@@ -1,0 +1,74 @@
+"""Writes of webhook endpoints and deliveries."""
+
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, new_webhook_secret
+from webhooks.urlcheck import check_webhook_url
+
+
+def _check(url: str, events: list[str]) -> list[str]:
+    try:
+        check_webhook_url(url)
+    except ValidationError as error:
+        raise ValidationError({"url": error.messages}) from None
+    unknown = sorted(set(events) - set(EventType.values))
+    if unknown:
+        raise ValidationError({"events": f"Unknown event types: {', '.join(unknown)}."})
+    if not events:
+        raise ValidationError({"events": "Choose at least one event type."})
+    return sorted(set(events))
+
+
+def endpoint_create(*, organization, url: str, events: list[str]) -> WebhookEndpoint:
+    """Add an endpoint; its secret (whsec_...) is generated and shown to the owner once."""
+    endpoint = WebhookEndpoint(organization=organization, url=url, events=_check(url, events))
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: list[str] | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    """Change the URL, the events, or switch the endpoint on or off. Switching it on again
+    clears the reason it was disabled and its failure count."""
+    new_url = endpoint.url if url is None else url
+    new_events = endpoint.events if events is None else events
+    endpoint.url, endpoint.events = new_url, _check(new_url, new_events)
+    if enabled is not None:
+        if enabled and not endpoint.enabled:
+            endpoint.disabled_reason, endpoint.consecutive_failures = "", 0
+        endpoint.enabled = enabled
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret, effective for the next delivery; the old one stops working."""
+    endpoint.secret = new_webhook_secret()
+    endpoint.save(update_fields=["secret", "modified_at"])
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now, with a fresh set of retries (same webhook-id)."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        delivery.status = WebhookDelivery.Status.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = datetime.now(UTC)
+        delivery.locked_until = None
+        delivery.save()
+    return delivery

@@ -1,0 +1,37 @@
+"""Where webhooks may go: http(s) only, and (unless allowed) never to private addresses,
+so an endpoint cannot be used to reach services inside our network (SSRF)."""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+
+def check_webhook_url(url: str) -> None:
+    """Raise ValidationError unless `url` may receive webhooks."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("Use an http:// or https:// URL.", code="scheme")
+    if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+        return
+    for address in _resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+        if not address.is_global:
+            raise ValidationError(
+                f"{parts.hostname} resolves to {address}, a private, loopback or link-local "
+                "address; webhooks only go to public addresses.",
+                code="private",
+            )
+
+
+def _resolve(host: str, port: int) -> list[ipaddress._BaseAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError:
+        raise ValidationError(f"{host} does not resolve.", code="dns") from None
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
