@@ -34,13 +34,6 @@ class CustomerQuerySet(models.QuerySet):
             Q(email__icontains=query) | Q(name__icontains=query) | Q(external_id__icontains=query)
         )
 
-    def with_active_subscription(self) -> "CustomerQuerySet":
-        """Annotate `has_active_subscription` (one EXISTS per row, in the same query)."""
-        from orders.models import Subscription
-
-        active = Subscription.objects.active().filter(customer=OuterRef("pk"))
-        return self.annotate(has_active_subscription=Exists(active))
-
     def filter_active(self, active: bool | None) -> "CustomerQuerySet":
         """Customers with (True) or without (False) an active subscription."""
         if active is None:
@@ -110,6 +103,25 @@ class CustomerQuerySet(models.QuerySet):
         )
         if changed.exists():
             raise _external_id_locked()
+
+
+def mark_active_subscriptions(customers: list) -> list:
+    """Set `has_active_subscription` on a page of customers with one indexed query.
+
+    An EXISTS per row in the list query looks cheaper than it is: PostgreSQL turns it into
+    a hashed subplan that reads every subscription of every customer (measured: 24 ms of
+    a 24 ms first page at 200k customers), while the page only needs 50 answers.
+    """
+    from orders.models import Subscription
+
+    active = set(
+        Subscription.objects.active()
+        .filter(customer_id__in=[c.pk for c in customers])
+        .values_list("customer_id", flat=True)
+    )
+    for customer in customers:
+        customer.has_active_subscription = customer.pk in active
+    return customers
 
 
 def metadata_filters(params) -> dict[str, list[str]]:

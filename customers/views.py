@@ -29,7 +29,7 @@ from customers.forms import (
     value_type,
 )
 from customers.models import Customer
-from customers.querysets import SORTINGS, metadata_filters
+from customers.querysets import SORTINGS, mark_active_subscriptions, metadata_filters
 from orders.metrics import customer_metrics
 from orders.models import Order
 from organizations.access import get_customer_or_404, get_membership_or_404
@@ -65,7 +65,6 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         .search(query)
         .filter_active(active)
         .filter_metadata(filters)
-        .with_active_subscription()
     )
     try:
         page = keyset_page(
@@ -77,6 +76,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         )
     except InvalidCursor as error:
         return HttpResponseBadRequest(str(error))
+    mark_active_subscriptions(page.rows)
 
     state = _list_state(query, active, sorting, filters)
     context = {
