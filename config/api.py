@@ -7,14 +7,21 @@ works when given this server's base URL. Errors use Polar's bodies:
 """
 
 import logging
+import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    HttpError,
+    Throttled,
+    ValidationError,
+)
 
-from core.api import ApiError, OrganizationTokenAuth
+from core.api import ApiError, OrganizationTokenAuth, RateLimit
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +32,7 @@ api = NinjaAPI(
     description="Polar-compatible API for customers, orders, subscriptions and products. "
     "Authenticate with an organization access token: `Authorization: Bearer polar_oat_...`.",
     auth=OrganizationTokenAuth(),
+    throttle=[RateLimit()],
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -107,6 +115,13 @@ def _on_unexpected(request, exc):
     return _error(request, 500, "InternalServerError", "Something went wrong on our side.")
 
 
+@api.exception_handler(Throttled)
+def _on_throttled(request, exc: Throttled):
+    response = _error(request, 429, "TooManyRequests", "Rate limit exceeded; retry later.")
+    response["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
+    return response
+
+
 @api.exception_handler(HttpError)
 def _on_http_error(request, exc: HttpError):
     names = {400: "BadRequest", 403: "NotPermitted", 404: "ResourceNotFound", 409: "Conflict"}
@@ -121,12 +136,14 @@ def _register_routers() -> None:
     from checkouts.api import router as checkouts_router
     from customers.api import router as customers_router
     from orders.api import orders_router, products_router, subscriptions_router
+    from webhooks.api import router as webhooks_router
 
     api.add_router("/customers/", customers_router)
     api.add_router("/orders/", orders_router)
     api.add_router("/subscriptions/", subscriptions_router)
     api.add_router("/products/", products_router)
     api.add_router("/checkouts/", checkouts_router)
+    api.add_router("/webhooks/", webhooks_router)
 
 
 _register_routers()

@@ -2,13 +2,17 @@
 page-based pagination and the metadata check. `config/api.py` assembles the API."""
 
 import math
+import time
 from typing import Any, Literal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Schema
 from ninja.errors import AuthorizationError, ValidationError
 from ninja.security import HttpBearer
+from ninja.throttling import BaseThrottle
 
 from customers.metadata import metadata_errors
 from organizations.services import access_token_authenticate
@@ -66,6 +70,7 @@ ERRORS = {
     404: ErrorOut,
     413: ErrorOut,
     422: ValidationErrorOut,
+    429: ErrorOut,
 }
 
 
@@ -108,3 +113,42 @@ def paginate(queryset: QuerySet, *, page: int, limit: int, serialize) -> dict:
         "items": items,
         "pagination": {"total_count": total, "max_page": math.ceil(total / limit)},
     }
+
+
+class RateLimit(BaseThrottle):
+    """Fixed-window counters in the configured cache: per access token, or per client IP
+    for the endpoints that take no token (the buyer's checkout calls). Counting with
+    cache.incr is atomic in both local memory and Redis, so concurrent requests cannot
+    slip past the limit."""
+
+    WINDOW_SECONDS = 60
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        token = getattr(request, "auth", None)
+        if token is not None:
+            ident, limit = f"token:{token.pk}", settings.API_RATE_LIMIT_PER_MINUTE
+        else:
+            ident, limit = f"ip:{client_ip(request)}", settings.API_CLIENT_RATE_LIMIT_PER_MINUTE
+        now = time.time()
+        window = int(now // self.WINDOW_SECONDS)
+        key = f"ratelimit:{ident}:{window}"
+        cache.add(key, 0, timeout=self.WINDOW_SECONDS + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr: count this request alone
+            cache.set(key, 1, timeout=self.WINDOW_SECONDS + 5)
+            count = 1
+        self.retry_after = (window + 1) * self.WINDOW_SECONDS - now
+        return count <= limit
+
+    def wait(self) -> float:
+        return self.retry_after
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address; X-Forwarded-For only counts behind a trusted proxy."""
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "")

@@ -10,6 +10,10 @@ PASSWORD = "correct-horse-battery"
 def _test_settings(settings):
     # Hashing with the production hasher costs ~0.3 s per user; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Suites call the API far faster than any client should; the rate-limit tests set
+    # their own limits.
+    settings.API_RATE_LIMIT_PER_MINUTE = 100_000
+    settings.API_CLIENT_RATE_LIMIT_PER_MINUTE = 100_000
     # Pages render {% static %} without a collectstatic manifest in tests.
     settings.STORAGES = {
         **settings.STORAGES,
