@@ -1,4 +1,4 @@
-.PHONY: demo test lint format
+.PHONY: demo test lint format bench
 
 # Set up, seed the demo data and serve it at http://127.0.0.1:8000
 demo:
@@ -7,6 +7,10 @@ demo:
 # Set up and run the whole suite on SQLite and PostgreSQL
 test:
 	@scripts/test.sh
+
+# Load a million generated customers (kept between runs) and print the benchmark table
+bench:
+	@bench/run.sh
 
 lint:
 	@scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -11,6 +11,7 @@ import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import (
@@ -22,6 +23,7 @@ from ninja.errors import (
 )
 
 from core.api import ApiError, OrganizationTokenAuth, RateLimit
+from core.outage import database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,12 @@ def _on_api_error(request, exc: ApiError):
 @api.exception_handler(RequestDataTooBig)
 def _on_too_big(request, exc):
     return _error(request, 413, "PayloadTooLarge", "The request body is too large.")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _on_database_outage(request, exc):
+    return database_unavailable(request)
 
 
 @api.exception_handler(Exception)

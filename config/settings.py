@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,12 +33,31 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
-if env.bool("BEHIND_PROXY", default=False):
+# Behind our own TLS-terminating proxy: trust its X-Forwarded-Proto, and its
+# X-Forwarded-For for the client address that sign-in protection counts.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# Security headers
+# Content Security Policy, sent by Django's middleware on every response (pages and API).
+# Our pages load everything from this site and carry no inline script or style (htmx's
+# indicator styles are off, JSON data goes through json_script, which is not executed).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -48,16 +68,23 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    # Serves the API docs' Swagger UI from our static files (no CDN) under the CSP.
+    "ninja",
     "core",
     "organizations",
     "customers",
     "orders",
     "checkouts",
     "webhooks",
+    "accounts",
 ]
 
 MIDDLEWARE = [
+    # Security headers first, so every response below (a 503 included) carries them.
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "core.observability.RequestLogMiddleware",
+    "core.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",
@@ -67,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,6 +164,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in protection
+# Failed sign-ins are counted per username and per client address over a window; each
+# failure after the first is answered a little later, and reaching a limit locks that
+# username or address (even with the right password) for a while.
+SIGN_IN_WINDOW_MINUTES = env.int("SIGN_IN_WINDOW_MINUTES", default=15)
+SIGN_IN_USERNAME_MAX_FAILURES = env.int("SIGN_IN_USERNAME_MAX_FAILURES", default=5)
+SIGN_IN_ADDRESS_MAX_FAILURES = env.int("SIGN_IN_ADDRESS_MAX_FAILURES", default=20)
+SIGN_IN_LOCK_MINUTES = env.int("SIGN_IN_LOCK_MINUTES", default=15)
+SIGN_IN_SLOWDOWN_SECONDS = env.float("SIGN_IN_SLOWDOWN_SECONDS", default=0.5)
+SIGN_IN_SLOWDOWN_MAX_SECONDS = env.float("SIGN_IN_SLOWDOWN_MAX_SECONDS", default=3.0)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -173,9 +212,21 @@ PAYMENT_PROCESSOR = env.str("PAYMENT_PROCESSOR", default="checkouts.payments.Tes
 RENEWAL_RETRY_HOURS = env.int("RENEWAL_RETRY_HOURS", default=24)
 RENEWAL_MAX_ATTEMPTS = env.int("RENEWAL_MAX_ATTEMPTS", default=4)
 
+# BENCH=true mounts the benchmark's framework-floor view at /bench/ (bench/floor.py).
+BENCH = env.bool("BENCH", default=False)
+
+# Caches hold the API's rate-limit counters: local memory by default (one process),
+# Redis when several processes or machines serve the app: CACHE_URL=redis://host:6379/0
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+API_CLIENT_RATE_LIMIT_PER_MINUTE = env.int("API_CLIENT_RATE_LIMIT_PER_MINUTE", default=120)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "core.observability.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # One line per request from our middleware; Django's own request warnings repeat it.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

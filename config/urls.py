@@ -1,7 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 
+from accounts import views as accounts_views
 from config.api import api
 from core import views as core_views
 from organizations import views as organization_views
@@ -11,13 +15,35 @@ admin.site.site_title = "Customers admin"
 
 urlpatterns = [
     path("", organization_views.dashboard_home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", accounts_views.sign_in, name="login"),
+    path("account/password/", accounts_views.password_change, name="password_change"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
+    path("dashboard/<slug:org_slug>/settings/webhooks/", include("webhooks.urls")),
     path("dashboard/<slug:org_slug>/products/", include("orders.urls")),
     path("v1/", api.urls),
     path("checkout/", include("checkouts.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+if settings.BENCH:
+    urlpatterns.append(path("bench/", include("bench.floor")))
+
+
+# The API answers in JSON even for a path it does not know, with Polar's error bodies.
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path_info.startswith("/v1/"):
+        return JsonResponse({"error": "ResourceNotFound", "detail": "Not found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path_info.startswith("/v1/"):
+        detail = "Something went wrong on our side."
+        return JsonResponse({"error": "InternalServerError", "detail": detail}, status=500)
+    return defaults.server_error(request)
+
+
+handler404 = not_found
+handler500 = server_error

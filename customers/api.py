@@ -98,7 +98,7 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
     auth=READ,
     openapi_extra={
         "responses": {
-            "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+            200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
         }
     },
 )

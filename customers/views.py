@@ -37,6 +37,7 @@ from organizations.access import get_customer_or_404, get_membership_or_404
 LIST_PAGE_SIZE = 50
 ORDERS_PAGE_SIZE = 10
 SUBSCRIPTIONS_SHOWN = 20
+WEBHOOK_LINKS_SHOWN = 5
 
 
 def _render(request, template: str, partial: str, context: dict, status: int = 200):
@@ -357,7 +358,17 @@ def _detail_context(request, membership, customer) -> dict:
         "subscriptions": subscriptions,
         "metadata_rows": _metadata_rows(customer),
         "add_form": MetadataEntryForm(),
+        "webhook_endpoints": _webhook_endpoints(membership),
     }
+
+
+def _webhook_endpoints(membership) -> list:
+    """Owners get a link to each endpoint's delivery log, filtered to the customer: one
+    query, and none for members, who cannot open the log."""
+    if not membership.is_owner:
+        return []
+    endpoints = membership.organization.webhook_endpoints.only("id", "url", "organization_id")
+    return list(endpoints.order_by("created_at", "id")[:WEBHOOK_LINKS_SHOWN])
 
 
 def _orders_page(customer, cursor):

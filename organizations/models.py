@@ -59,6 +59,8 @@ class AccessTokenScope(models.TextChoices):
     PRODUCTS_WRITE = "products:write", "Create and update products"
     CHECKOUTS_READ = "checkouts:read", "Read checkouts"
     CHECKOUTS_WRITE = "checkouts:write", "Create checkouts"
+    WEBHOOKS_READ = "webhooks:read", "Read webhook endpoints and deliveries"
+    WEBHOOKS_WRITE = "webhooks:write", "Manage webhook endpoints and redeliver events"
 
 
 class OrganizationAccessToken(BaseModel):

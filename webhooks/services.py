@@ -41,7 +41,10 @@ def endpoint_update(
     clears the reason it was disabled and its failure count."""
     new_url = endpoint.url if url is None else url
     new_events = endpoint.events if events is None else events
-    endpoint.url, endpoint.events = new_url, _check(new_url, new_events)
+    if (new_url, sorted(new_events)) != (endpoint.url, sorted(endpoint.events)):
+        # Only a new target is checked (with a DNS lookup): switching an endpoint off must
+        # work even when its host no longer resolves.
+        endpoint.url, endpoint.events = new_url, _check(new_url, new_events)
     if enabled is not None:
         if enabled and not endpoint.enabled:
             endpoint.disabled_reason, endpoint.consecutive_failures = "", 0

@@ -77,6 +77,7 @@ def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint", "event")
             .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(endpoint__enabled=True)  # a disabled endpoint's deliveries wait
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
             .order_by("next_attempt_at")[:limit]
         )

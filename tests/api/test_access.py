@@ -10,6 +10,7 @@ from checkouts.services import checkout_create
 from config.api import api as ninja_api
 from customers.models import Customer
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,20 @@ def rows(organization):
     subscription = SubscriptionFactory(customer=customer, product=product)
     order = OrderFactory(customer=customer, product=product, subscription=subscription)
     checkout = checkout_create(organization=organization, product=product)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization, url="https://hooks.example.com/in", events=["order.paid"]
+    )
+    event = WebhookEvent.objects.create(
+        organization=organization, type="order.paid", payload={"type": "order.paid"}
+    )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event=event, status="failed", attempts=9
+    )
+    WebhookAttempt.objects.create(delivery=delivery, succeeded=False, duration_ms=5, error="x")
     return {
         "checkout": checkout.pk,
+        "webhooks/endpoints": endpoint.pk,
+        "webhooks/events": event.pk,
         "customer": customer.pk,
         "external_id": "usr_1",
         "order": order.pk,
@@ -67,6 +80,17 @@ OPERATIONS = {
     ("post", "/v1/checkouts/"): ({"products": ["{product}"]}, 422),
     ("get", "/v1/checkouts/{id}"): (None, 404),
     ("patch", "/v1/checkouts/{id}"): ({"customer_name": "Hijacked"}, 404),
+    ("get", "/v1/webhooks/endpoints"): (None, "list"),
+    ("post", "/v1/webhooks/endpoints"): (
+        {"url": "https://1.1.1.1/hooks", "format": "raw", "events": ["order.paid"]},
+        "own",
+    ),
+    ("get", "/v1/webhooks/endpoints/{id}"): (None, 404),
+    ("patch", "/v1/webhooks/endpoints/{id}"): ({"enabled": False}, 404),
+    ("delete", "/v1/webhooks/endpoints/{id}"): (None, 404),
+    ("patch", "/v1/webhooks/endpoints/{id}/secret"): (None, 404),
+    ("get", "/v1/webhooks/deliveries"): (None, "list"),
+    ("post", "/v1/webhooks/events/{id}/redeliver"): (None, 404),
 }
 
 # The buyer's endpoints take no token: the checkout's client secret is the key. Without
@@ -83,6 +107,9 @@ RESOURCE = {
     "subscriptions": "subscription",
     "products": "product",
     "checkouts": "checkout",
+    "webhooks/endpoints": "webhooks/endpoints",
+    "webhooks/deliveries": None,  # a list only
+    "webhooks/events": "webhooks/events",
 }
 
 
@@ -101,8 +128,10 @@ def test_client_operations_without_the_secret_are_404(client, method, path):
 
 
 def url(path: str, rows) -> str:
-    resource = RESOURCE[path.split("/")[2]]
-    return path.format(id=rows[resource], external_id=rows["external_id"])
+    parts = path.split("/")
+    # Webhook paths name their resource in two segments: /v1/webhooks/endpoints/{id}.
+    resource = RESOURCE["/".join(parts[2:4]) if parts[2] == "webhooks" else parts[2]]
+    return path.format(id=rows.get(resource), external_id=rows["external_id"])
 
 
 def call(client, method, path, body, rows=None, **headers):
@@ -139,6 +168,12 @@ def test_another_organizations_token_never_reaches_our_rows(
 ):
     body, outcome = OPERATIONS[(method, path)]
     before = list(Customer.objects.values_list("pk", "name", "email", "external_id", "deleted_at"))
+    endpoints_before = list(
+        WebhookEndpoint.objects.order_by("pk").values_list("pk", "enabled", "secret")
+    )
+    deliveries_before = list(
+        WebhookDelivery.objects.order_by("pk").values_list("pk", "status", "attempts")
+    )
     response = call(
         client, method, url(path, rows), body, rows, Authorization=f"Bearer {outsider_token}"
     )
@@ -164,3 +199,12 @@ def test_another_organizations_token_never_reaches_our_rows(
         if row[0] in {b[0] for b in before}
     ]
     assert after == before
+    endpoints_after = list(
+        WebhookEndpoint.objects.order_by("pk").values_list("pk", "enabled", "secret")
+    )
+    assert [e for e in endpoints_after if e[0] in {b[0] for b in endpoints_before}] == (
+        endpoints_before
+    )
+    assert list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status", "attempts")) == (
+        deliveries_before
+    )

@@ -13,7 +13,7 @@ def test_console_errors_and_uncaught_script_errors_are_collected(
     expect(page.get_by_role("heading", name="Customers", level=1)).to_be_visible()
 
     page.evaluate("console.error('something went wrong')")
-    page.add_script_tag(content="throw new Error('boom')")
+    page.evaluate("setTimeout(() => { throw new Error('boom'); })")
 
     errors = browser_errors.take()  # taken, so they do not fail this test
     assert len(errors) == 2, errors

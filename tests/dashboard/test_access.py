@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from organizations.services import access_token_create
 from tests.factories import CustomerFactory, ProductFactory, SubscriptionFactory
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +22,7 @@ SKIPPED_NAMESPACES = {"admin", "api"}
 # name -> (method, needs a customer)
 DASHBOARD_ROUTES = {
     "home": ("get", False),
+    "password_change": ("get", False),
     "customers:list": ("get", False),
     "customers:create": ("get", False),
     "customers:detail": ("get", True),
@@ -37,15 +39,38 @@ DASHBOARD_ROUTES = {
     "orders:product_checkout": ("post", False),
     "organizations:tokens": ("get", False),
     "organizations:token_revoke": ("post", False),
+    "webhooks:endpoints": ("get", False),
+    "webhooks:endpoint": ("get", False),
+    "webhooks:endpoint_edit": ("get", False),
+    "webhooks:endpoint_enable": ("post", False),
+    "webhooks:endpoint_disable": ("post", False),
+    "webhooks:endpoint_rotate_secret": ("post", False),
+    "webhooks:endpoint_delete": ("post", False),
+    "webhooks:delivery_redeliver": ("post", False),
 }
+# Routes outside any organization: a signed-in user's own pages.
+ACCOUNT_ROUTES = {"home", "password_change"}
 # Routes whose URL names one of the organization's access tokens (instead of a customer).
 TOKEN_ROUTES = {"organizations:token_revoke"}
 # Routes whose URL names one of the organization's products.
 PRODUCT_ROUTES = {"orders:product_archive", "orders:product_unarchive", "orders:product_checkout"}
 # Routes whose URL names one of the customer's subscriptions and an action on it.
 SUBSCRIPTION_ROUTES = {"customers:subscription_action"}
+# Routes whose URL names one of the organization's webhook endpoints, and one of its
+# deliveries.
+ENDPOINT_ROUTES = {
+    "webhooks:endpoint",
+    "webhooks:endpoint_edit",
+    "webhooks:endpoint_enable",
+    "webhooks:endpoint_disable",
+    "webhooks:endpoint_rotate_secret",
+    "webhooks:endpoint_delete",
+    "webhooks:delivery_redeliver",
+}
+DELIVERY_ROUTES = {"webhooks:delivery_redeliver"}
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
-OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke"}
+OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke", "webhooks:endpoints"}
+OWNER_ONLY |= ENDPOINT_ROUTES
 
 
 def route_names(patterns=None, namespace=None) -> set[str]:
@@ -65,10 +90,20 @@ def test_every_route_has_access_tests():
     assert route_names() - PUBLIC == set(DASHBOARD_ROUTES)
     assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY | PRODUCT_ROUTES
     assert set(DASHBOARD_ROUTES) >= SUBSCRIPTION_ROUTES
+    assert ENDPOINT_ROUTES >= DELIVERY_ROUTES
 
 
-def url_for(name: str, organization, customer, token=None, product=None, subscription=None):
-    if name == "home":
+def url_for(
+    name: str,
+    organization,
+    customer,
+    token=None,
+    product=None,
+    subscription=None,
+    endpoint=None,
+    delivery=None,
+):
+    if name in ACCOUNT_ROUTES:
         return reverse(name)
     args = [organization.slug] + ([customer.pk] if DASHBOARD_ROUTES[name][1] else [])
     if name in TOKEN_ROUTES:
@@ -77,6 +112,10 @@ def url_for(name: str, organization, customer, token=None, product=None, subscri
         args.append(product.pk)
     if name in SUBSCRIPTION_ROUTES:
         args += [subscription.pk, "revoke"]
+    if name in ENDPOINT_ROUTES:
+        args.append(endpoint.pk)
+    if name in DELIVERY_ROUTES:
+        args.append(delivery.pk)
     url = reverse(name, args=args)
     if name == "customers:metadata_edit":
         url += "?key=plan"
@@ -106,24 +145,49 @@ def subscription(customer):
     return SubscriptionFactory(customer=customer)
 
 
+@pytest.fixture
+def endpoint(organization):
+    return WebhookEndpoint.objects.create(
+        organization=organization, url="https://hooks.example.com/in", events=["customer.created"]
+    )
+
+
+@pytest.fixture
+def delivery(organization, endpoint):
+    event = WebhookEvent.objects.create(
+        organization=organization, type="customer.created", payload={"type": "customer.created"}
+    )
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event=event, status="failed", attempts=9
+    )
+
+
+def assert_webhooks_untouched(endpoint, delivery):
+    endpoint.refresh_from_db()
+    assert (endpoint.enabled, endpoint.url) == (True, "https://hooks.example.com/in")
+    assert WebhookEndpoint.objects.filter(secret=endpoint.secret).exists()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 9)
+
+
 @pytest.mark.parametrize("name", sorted(DASHBOARD_ROUTES))
 def test_anonymous_visitors_are_sent_to_sign_in(
-    name, client, organization, customer, token, product, subscription
+    name, client, organization, customer, token, product, subscription, endpoint, delivery
 ):
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer, token, product, subscription)
+    url = url_for(name, organization, customer, token, product, subscription, endpoint, delivery)
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("login") + "?next=")
 
 
-@pytest.mark.parametrize("name", sorted(set(DASHBOARD_ROUTES) - {"home"}))
+@pytest.mark.parametrize("name", sorted(set(DASHBOARD_ROUTES) - ACCOUNT_ROUTES))
 def test_outsiders_get_404(
-    name, client, outsider, organization, customer, token, product, subscription
+    name, client, outsider, organization, customer, token, product, subscription, endpoint, delivery
 ):
     client.force_login(outsider)
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer, token, product, subscription)
+    url = url_for(name, organization, customer, token, product, subscription, endpoint, delivery)
     response = getattr(client, method)(url, {"key": "plan"})
     assert response.status_code == 404
     customer.refresh_from_db()
@@ -135,6 +199,7 @@ def test_outsiders_get_404(
     assert not product.checkouts.exists()
     subscription.refresh_from_db()
     assert subscription.status == "active"
+    assert_webhooks_untouched(endpoint, delivery)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, (_, c) in DASHBOARD_ROUTES.items() if c))
@@ -161,23 +226,34 @@ def test_a_customer_of_another_organization_is_404_even_under_my_own_slug(
     ],
 )
 def test_owners_and_members_can_open_every_page(
-    name, user, client, request, organization, customer
+    name, user, client, request, organization, customer, endpoint
 ):
     client.force_login(request.getfixturevalue(user))
-    response = client.get(url_for(name, organization, customer))
+    response = client.get(url_for(name, organization, customer, endpoint=endpoint))
     # home sends a one-organization user straight to their customers
     assert response.status_code == (302 if name == "home" else 200)
 
 
 @pytest.mark.parametrize("name", sorted(OWNER_ONLY))
-def test_members_get_403_on_owner_only_routes(name, client, member, organization, customer, token):
+def test_members_get_403_on_owner_only_routes(
+    name, client, member, organization, customer, token, endpoint, delivery
+):
     client.force_login(member)
     method, _ = DASHBOARD_ROUTES[name]
-    response = getattr(client, method)(url_for(name, organization, customer, token))
+    url = url_for(name, organization, customer, token, endpoint=endpoint, delivery=delivery)
+    response = getattr(client, method)(url)
     assert response.status_code == 403
     assert "Only owners can open this page" in response.text
     token.refresh_from_db()
     assert token.revoked_at is None
+    assert_webhooks_untouched(endpoint, delivery)
+
+
+def test_any_signed_in_user_can_open_their_own_password_page(client, outsider):
+    client.force_login(outsider)
+    response = client.get(reverse("password_change"))
+    assert response.status_code == 200
+    assert "Change your password" in response.text
 
 
 def test_home_lets_a_user_of_several_organizations_choose(client, owner, other_organization):
