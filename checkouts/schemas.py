@@ -11,7 +11,7 @@ from pydantic import Field
 
 from checkouts.models import Checkout
 from customers.schemas import AddressIn, AddressOut, MetadataOut
-from orders.schemas import PriceOut, price_out, product_base_out
+from orders.schemas import PriceOut, ProductFields, price_out, product_base_out
 
 
 class CheckoutCreateIn(Schema):
@@ -41,22 +41,7 @@ class CheckoutConfirmIn(CheckoutUpdatePublicIn):
     )
 
 
-class CheckoutProductOut(Schema):
-    id: UUID
-    created_at: datetime
-    modified_at: datetime | None
-    trial_interval: None = None
-    trial_interval_count: None = None
-    name: str
-    description: str | None
-    visibility: Literal["public"]
-    recurring_interval: str | None
-    recurring_interval_count: int | None
-    meter_interval: None = None
-    meter_interval_count: None = None
-    is_recurring: bool
-    is_archived: bool
-    organization_id: UUID
+class CheckoutProductOut(ProductFields):
     prices: list[PriceOut]
     benefits: list[Any]
     medias: list[Any]

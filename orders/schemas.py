@@ -62,7 +62,9 @@ class PriceOut(Schema):
     recurring_interval: Interval | None
 
 
-class ProductBase(Schema):
+class ProductFields(Schema):
+    """What every shape of a product shares (Polar repeats them in orders and checkouts)."""
+
     id: UUID
     created_at: datetime
     modified_at: datetime | None
@@ -78,6 +80,9 @@ class ProductBase(Schema):
     is_recurring: bool
     is_archived: bool
     organization_id: UUID
+
+
+class ProductBase(ProductFields):
     metadata: MetadataOut
 
 

@@ -1,0 +1,877 @@
+"""The benchmark: scenarios, the load driver and the table printer.
+
+Run by bench/run.sh once gunicorn serves the app over the seeded "scale" organization:
+
+    python -m bench.scenarios --url http://127.0.0.1:PORT --export-url http://127.0.0.1:PORT2 \
+        --export-pid PID --token polar_oat_...
+
+For every scenario it measures, against the running server over loopback HTTP:
+- latency at concurrency 1: one keep-alive connection, requests one after another,
+  p50 and p95 of at least 30 and at most 200 timed requests (after a warm-up);
+- throughput at concurrency 16: requests/second over a fixed 10 s, with wrk (or, without
+  it, a small Python load generator: threads with keep-alive http.client connections);
+- SQL queries per request: one request through Django's test Client in this process,
+  against the same database, counted with CaptureQueriesContext.
+The CSV export is timed once on a dedicated single-worker gunicorn whose peak memory
+(VmHWM) is read from /proc. Every loop is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import http.client
+import logging
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SCALE_SLUG = "scale"
+BENCH_USER = ("bench", "bench-password-2026")
+HEAVY_CUSTOMER_EMAIL = "user0@example.com"
+DEEP_PAGES = 200  # "Load more" clicks: 200 x 50 rows = 10,000 rows deep
+# Digits of "user{n}@example.com" (prefixes of n), and "2026" anywhere inside n: about
+# 300 rows at a million customers.
+SEARCH_CANDIDATES = ["er12", "er123", "er1234", "2026"]
+SEARCH_TARGET_MATCHES = 300  # "a few hundred rows": the candidate nearest this is used
+
+LATENCY_MAX_REQUESTS = 200
+LATENCY_MIN_REQUESTS = 30
+LATENCY_BUDGET_S = 20.0  # past this, stop once the minimum is reached
+LATENCY_HARD_LIMIT_S = 120.0  # past this, stop whatever the count
+THROUGHPUT_CONCURRENCY = 16
+THROUGHPUT_SECONDS = 10
+# Scenario 6 (the API lookup) is timed alternating with 10 (its framework floor).
+PAIRED = {6: 10}
+WARMUP_REQUESTS = 24
+WARMUP_CONNECTIONS = 8  # enough to reach every worker thread, so each has its DB connection
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection to the server under test (loopback only)."""
+
+    def __init__(self, base_url: str, timeout: float = 120.0):
+        parts = urlsplit(base_url)
+        if parts.hostname not in LOOPBACK:
+            raise SystemExit(f"The benchmark only talks to loopback addresses, not {base_url}.")
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def send(self, method: str, path: str, headers: dict, body: bytes | None = None):
+        """Send one request and return the response with its status and headers read; the
+        caller reads the body (`read_all` or in chunks)."""
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                return self.conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+                # The server closed an idle keep-alive connection: reconnect once.
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, headers: dict, body: bytes | None = None):
+        response = self.send(method, path, headers, body)
+        data = response.read()
+        if response.will_close:
+            self.close()
+        return response, data
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _cookies(response) -> dict[str, str]:
+    jar = SimpleCookie()
+    for header in response.msg.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def login(base_url: str) -> str:
+    """Sign in as the bench user through the real login form; return the session cookie."""
+    client = Http(base_url)
+    response, body = client.request("GET", "/login/", {})
+    csrf_cookie = _cookies(response).get("csrftoken")
+    match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    if response.status != 200 or not csrf_cookie or not match:
+        raise SystemExit(f"GET /login/ answered {response.status} without a CSRF token.")
+    form = urlencode(
+        {
+            "csrfmiddlewaretoken": match.group(1).decode(),
+            "username": BENCH_USER[0],
+            "password": BENCH_USER[1],
+            "next": "",
+        }
+    ).encode()
+    response, _ = client.request(
+        "POST",
+        "/login/",
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+        },
+        form,
+    )
+    session = _cookies(response).get("sessionid")
+    client.close()
+    if response.status != 302 or not session:
+        raise SystemExit(
+            f"Signing in as {BENCH_USER[0]!r} failed (HTTP {response.status}): is the scale "
+            "data seeded with its bench user?"
+        )
+    return session
+
+
+LOAD_MORE = re.compile(rb'<a class="button" href="([^"]+)"[^>]*>Load more</a>')
+
+
+def deep_list_url(base_url: str, headers: dict, first_url: str) -> str:
+    """Follow the list's "Load more" link DEEP_PAGES times; return the URL reached."""
+    client = Http(base_url)
+    url = first_url
+    deadline = time.monotonic() + 300
+    for page in range(DEEP_PAGES):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Following the list's cursors took over 300 s (page {page}).")
+        response, body = client.request("GET", url, headers)
+        match = LOAD_MORE.search(body)
+        if response.status != 200 or not match:
+            raise SystemExit(
+                f"Page {page + 1} of the customer list ({url}) answered {response.status} "
+                "without a 'Load more' link: too few customers for a 10,000-row-deep page?"
+            )
+        url = html.unescape(match.group(1).decode())
+    client.close()
+    return url
+
+
+# --- Scenarios --------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """One goal: `metric` (a key of Result.metrics) at most or at least `limit`."""
+
+    metric: str
+    limit: float
+    at_most: bool = True
+    label: str = ""
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value <= self.limit if self.at_most else value >= self.limit
+
+
+@dataclass
+class Scenario:
+    number: int
+    title: str
+    path: str
+    headers: dict
+    method: str = "GET"
+    targets: list[Target] = field(default_factory=list)
+    concurrent: bool = True
+    # For requests that vary (PATCH): rng -> (path, body). Otherwise `path`, no body.
+    vary: Callable[[random.Random], tuple[str, bytes]] | None = None
+    # For wrk: a Lua `request` function producing the same variation.
+    wrk_request_lua: str | None = None
+    export: bool = False
+
+    def next_request(self, rng: random.Random) -> tuple[str, bytes | None]:
+        return self.vary(rng) if self.vary else (self.path, None)
+
+
+@dataclass
+class Result:
+    queries: int | None = None
+    p50: float | None = None  # seconds
+    p95: float | None = None
+    samples: int = 0
+    rps: float | None = None
+    errors: list[str] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def build_scenarios(ctx: dict) -> list[Scenario]:
+    session = {"Cookie": f"sessionid={ctx['session']}"}
+    bearer = {"Authorization": f"Bearer {ctx['token']}"}
+    json_bearer = {**bearer, "Content-Type": "application/json"}
+    dashboard = f"/dashboard/{SCALE_SLUG}/customers/"
+    customers = ctx["customers"]
+
+    def patch_request(rng: random.Random) -> tuple[str, bytes]:
+        n = rng.randrange(customers)
+        body = f'{{"metadata":{{"plan":"pro","seats":{rng.randint(1, 50)}}}}}'
+        return f"/v1/customers/external/ext_{n}", body.encode()
+
+    patch_lua = f"""
+request = function()
+  local n = math.random(0, {customers - 1})
+  local body = string.format('{{"metadata":{{"plan":"pro","seats":%d}}}}', math.random(1, 50))
+  return wrk.format(nil, "/v1/customers/external/ext_" .. n, nil, body)
+end
+"""
+    ms = 1e-3
+    return [
+        Scenario(1, "Dashboard list, first page", dashboard, session,
+                 targets=[Target("p50", 25 * ms, label="p50 ≤ 25 ms")]),
+        Scenario(2, "Dashboard list, 10,000 rows deep", ctx["deep_url"], session,
+                 targets=[Target("p50", 25 * ms, label="p50 ≤ 25 ms")]),
+        Scenario(3, f"Dashboard search {ctx['search']!r} ({ctx['search_matches']:,} rows)",
+                 f"{dashboard}?{urlencode({'query': ctx['search']})}", session,
+                 targets=[Target("p50", 60 * ms, label="p50 ≤ 60 ms")]),
+        Scenario(4, "Dashboard metadata[plan]=enterprise",
+                 f"{dashboard}?metadata%5Bplan%5D=enterprise", session,
+                 targets=[Target("p50", 60 * ms, label="p50 ≤ 60 ms")]),
+        Scenario(5, f"Customer detail ({ctx['heavy_orders']:,} orders)",
+                 f"{dashboard}{ctx['heavy_id']}/", session,
+                 targets=[Target("p50", 40 * ms, label="p50 ≤ 40 ms"),
+                          Target("queries", 10, label="≤ 10 queries")]),
+        Scenario(6, "API get customer by external ID",
+                 f"/v1/customers/external/{ctx['external_id']}", bearer,
+                 targets=[Target("p50", 6 * ms, label="p50 ≤ 6 ms"),
+                          Target("rps", 1000, at_most=False, label="≥ 1,000 req/s"),
+                          Target("floor_p50", 1.3, label="≤ 1.3x floor")]),
+        Scenario(7, "API list metadata[plan]=pro, limit 100",
+                 "/v1/customers/?metadata%5Bplan%5D=pro&limit=100", bearer,
+                 targets=[Target("p50", 100 * ms, label="p50 ≤ 100 ms")]),
+        Scenario(8, "API PATCH metadata by external ID", "/v1/customers/external/ext_0",
+                 json_bearer, method="PATCH", vary=patch_request, wrk_request_lua=patch_lua,
+                 targets=[Target("p50", 10 * ms, label="p50 ≤ 10 ms")]),
+        Scenario(9, "CSV export, all customers", "/v1/customers/export", bearer,
+                 concurrent=False, export=True,
+                 targets=[Target("rows_per_s", 100_000, at_most=False, label="≥ 100k rows/s"),
+                          Target("peak_mb", 200, label="peak ≤ 200 MB")]),
+        Scenario(10, "Framework floor (bare view, same lookup)",
+                 f"/bench/floor/{ctx['external_id']}", {}),
+    ]  # fmt: skip
+
+
+# --- Measuring --------------------------------------------------------------------------
+
+# New each run: a PATCH that repeats an earlier run's (same customer, same value) would
+# change nothing and cost less than a real write.
+RUN_SEED = random.SystemRandom().getrandbits(64)
+
+
+def _rng(purpose: str) -> random.Random:
+    return random.Random(f"{RUN_SEED} {purpose}")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    index = max(0, math.ceil(q * len(sorted_values)) - 1)
+    return sorted_values[index]
+
+
+def _check(status: int, body: bytes, result: Result) -> None:
+    if status != 200 and len(result.errors) < 3:
+        result.errors.append(f"HTTP {status}: {body[:160]!r}")
+
+
+def warm_up(base_url: str, scenario: Scenario, seed: int) -> None:
+    """A few requests on several connections, so every worker thread has run this code
+    path and holds its database connection before anything is timed."""
+
+    def run(k: int) -> None:
+        client, rng = Http(base_url), _rng(f"warm-up {seed} {k}")
+        for _ in range(WARMUP_REQUESTS // WARMUP_CONNECTIONS):
+            path, body = scenario.next_request(rng)
+            client.request(scenario.method, path, scenario.headers, body)
+        client.close()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(WARMUP_CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+
+def measure_latency(base_url: str, group: list[tuple[Scenario, Result]], seed: int) -> None:
+    """Time requests one after another on one keep-alive connection per scenario. With
+    several scenarios their requests alternate, so a comparison between them (the API and
+    its floor) is not skewed by the machine changing pace between two runs."""
+    rng = _rng(f"latency {seed}")
+    clients = [Http(base_url) for _ in group]
+    for client, (scenario, _result) in zip(clients, group, strict=True):
+        for _ in range(3):  # each connection's own first requests are not timed either
+            path, body = scenario.next_request(rng)
+            client.request(scenario.method, path, scenario.headers, body)
+    times: list[list[float]] = [[] for _ in group]
+    started = time.perf_counter()
+    for i in range(LATENCY_MAX_REQUESTS):
+        elapsed = time.perf_counter() - started
+        enough = i >= LATENCY_MIN_REQUESTS and elapsed > LATENCY_BUDGET_S * len(group)
+        if enough or elapsed > LATENCY_HARD_LIMIT_S:
+            break
+        for client, timings, (scenario, result) in zip(clients, times, group, strict=True):
+            path, body = scenario.next_request(rng)
+            t0 = time.perf_counter()
+            response, data = client.request(scenario.method, path, scenario.headers, body)
+            timings.append(time.perf_counter() - t0)
+            _check(response.status, data, result)
+    for client, timings, (_scenario, result) in zip(clients, times, group, strict=True):
+        client.close()
+        timings.sort()
+        result.samples = len(timings)
+        result.p50, result.p95 = percentile(timings, 0.50), percentile(timings, 0.95)
+        result.metrics["p50"] = result.p50
+
+
+def _lua_string(value: str) -> str:
+    if not value.isascii() or "\n" in value:
+        raise ValueError(f"Not a plain ASCII header value: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def throughput_wrk(wrk: str, base_url: str, scenario: Scenario, result: Result) -> None:
+    lines = [
+        "local counter = 1",
+        "function setup(thread) thread:set('id', counter); counter = counter + 1 end",
+        "function init(args) math.randomseed(id * 7919 + os.time()) end",
+        f"wrk.method = {_lua_string(scenario.method)}",
+    ]
+    for name, value in scenario.headers.items():
+        lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
+    if scenario.wrk_request_lua:
+        lines.append(scenario.wrk_request_lua)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    try:
+        command = [
+            wrk, "-t1", f"-c{THROUGHPUT_CONCURRENCY}", f"-d{THROUGHPUT_SECONDS}s",
+            "--timeout", "30s", "-s", script.name, base_url + scenario.path,
+        ]  # fmt: skip
+        run = subprocess.run(
+            command, capture_output=True, text=True, timeout=THROUGHPUT_SECONDS + 90
+        )
+    finally:
+        os.unlink(script.name)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", run.stdout)
+    if run.returncode != 0 or not rps:
+        result.errors.append(f"wrk failed: {run.stderr.strip() or run.stdout.strip()}"[:300])
+        return
+    result.rps = float(rps.group(1))
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: ([^\n]+)"):
+        bad = re.search(pattern, run.stdout)
+        if bad:
+            result.errors.append(f"c={THROUGHPUT_CONCURRENCY}: {bad.group(0)}")
+
+
+def throughput_python(base_url: str, scenario: Scenario, result: Result, seed: int) -> None:
+    """The fallback load generator: THROUGHPUT_CONCURRENCY threads, each on its own
+    keep-alive connection, as many requests as they can for THROUGHPUT_SECONDS."""
+    done = [0] * THROUGHPUT_CONCURRENCY
+    failed: list[Counter] = [Counter() for _ in range(THROUGHPUT_CONCURRENCY)]
+    started = time.perf_counter()
+    deadline = started + THROUGHPUT_SECONDS
+
+    def run(k: int) -> None:
+        client, rng = Http(base_url, timeout=30), _rng(f"load {seed} {k}")
+        for _ in range(1_000_000):
+            if time.perf_counter() >= deadline:
+                break
+            path, body = scenario.next_request(rng)
+            try:
+                response, _ = client.request(scenario.method, path, scenario.headers, body)
+            except OSError as error:
+                failed[k][type(error).__name__] += 1
+                client.close()
+                continue
+            done[k] += 1
+            if response.status != 200:
+                failed[k][f"HTTP {response.status}"] += 1
+        client.close()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(THROUGHPUT_CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=THROUGHPUT_SECONDS + 60)
+    result.rps = sum(done) / (time.perf_counter() - started)
+    failures = sum(failed, Counter())
+    if failures:
+        summary = ", ".join(f"{n} x {what}" for what, n in failures.most_common())
+        result.errors.append(f"c={THROUGHPUT_CONCURRENCY}: failed requests: {summary}")
+
+
+def count_queries(scenario: Scenario, ctx: dict, result: Result) -> None:
+    """One request through Django's test Client in this process, same database."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    if "Cookie" in scenario.headers:
+        client.cookies.load({"sessionid": ctx["session"]})
+    headers = {k: v for k, v in scenario.headers.items() if k not in {"Cookie", "Content-Type"}}
+    rng = _rng("queries")
+
+    def send():
+        path, body = scenario.next_request(rng)
+        return client.generic(
+            scenario.method,
+            path,
+            data=body or b"",
+            content_type=scenario.headers.get("Content-Type", "application/octet-stream"),
+            headers=headers,
+        )
+
+    if not scenario.export:
+        send()  # per-process caches (the floor's organization id) fill on a first request
+    with CaptureQueriesContext(connection) as captured:
+        response = send()
+        if response.streaming:
+            for _ in response.streaming_content:
+                pass
+    result.queries = len(captured.captured_queries)
+    if os.environ.get("BENCH_SHOW_SQL") == "1":
+        print(f"--- {scenario.number}. {scenario.title}: {result.queries} queries")
+        for query in captured.captured_queries:
+            print(f"  {query['sql'][:300]}")
+    if response.status_code != 200:
+        result.errors.append(f"in-process request answered {response.status_code}")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The command may hold spaces or parentheses: fields restart after the last ")".
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def _status_kb(pid: int, field_name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def measure_export(
+    export_url: str, master_pid: int, scenario: Scenario, result: Result, expected_rows: int
+) -> None:
+    """Stream the whole export from a dedicated single-worker gunicorn; its worker's
+    VmHWM (peak resident memory) afterwards is the peak of serving it."""
+    workers = _children(master_pid)
+    if len(workers) != 1:
+        result.errors.append(f"expected one export worker under pid {master_pid}, got {workers}")
+        return
+    worker = workers[0]
+    client = Http(export_url, timeout=600)
+    client.request("GET", "/v1/customers/external/ext_0", scenario.headers)  # load the code
+    baseline_kb = _status_kb(worker, "VmRSS")
+    started = time.perf_counter()
+    response = client.send("GET", scenario.path, scenario.headers)
+    newlines = size = 0
+    deadline = started + 900
+    for _ in range(10_000_000):
+        chunk = response.read(1 << 16)
+        if not chunk or time.perf_counter() > deadline:
+            break
+        newlines += chunk.count(b"\n")
+        size += len(chunk)
+    elapsed = time.perf_counter() - started
+    client.close()
+    rows = newlines - 1  # the header line
+    peak_kb = _status_kb(worker, "VmHWM")
+    if response.status != 200:
+        result.errors.append(f"HTTP {response.status}")
+    if rows != expected_rows:
+        result.errors.append(f"exported {rows:,} rows, expected {expected_rows:,}")
+    result.p50, result.samples = elapsed, 1
+    result.metrics |= {"rows_per_s": rows / elapsed, "peak_mb": peak_kb / 1024}
+    result.notes.append(
+        f"{rows:,} rows, {size / 1e6:,.0f} MB in {elapsed:.1f} s; "
+        f"worker RSS {baseline_kb / 1024:.0f} MB before, peak {peak_kb / 1024:.0f} MB"
+    )
+
+
+# --- Context: the data the scenarios point at --------------------------------------------
+
+
+def resolve_context(args) -> dict:
+    """Look up, in-process, what the scenarios need: ids, counts, the search term."""
+    from django.db import connection
+
+    from customers.models import Customer
+    from orders.models import Order
+    from organizations.models import Organization
+
+    organization = Organization.objects.get(slug=SCALE_SLUG)
+    customers = Customer.objects.for_org(organization)
+    live = customers.count()
+    heavy = customers.filter(email=HEAVY_CUSTOMER_EMAIL).values_list("pk", flat=True).first()
+    if heavy is None:
+        raise SystemExit(f"No customer {HEAVY_CUSTOMER_EMAIL} in the scale organization.")
+    counts = {q: customers.search(q).count() for q in SEARCH_CANDIDATES}
+    search = min(
+        SEARCH_CANDIDATES,
+        key=lambda q: abs(math.log(max(counts[q], 1) / SEARCH_TARGET_MATCHES)),
+    )
+    # ext_12345 as the brief names it, or the middle customer of a smaller data set.
+    external_id = "ext_12345"
+    if not customers.filter(external_id=external_id).exists():
+        external_id = f"ext_{live // 2}"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class WHERE relname = ANY(%s)",
+            [["customers_customer", "orders_order", "orders_subscription"]],
+        )
+        table_rows = dict(cursor.fetchall())
+        cursor.execute("SELECT pg_database_size(current_database())")
+        db_bytes = cursor.fetchone()[0]
+    return {
+        "customers": live,
+        "heavy_id": heavy,
+        "heavy_orders": Order.objects.filter(customer_id=heavy).count(),
+        "search": search,
+        "search_matches": counts[search],
+        "external_id": external_id,
+        "pg_version": pg_version,
+        "table_rows": table_rows,
+        "db_bytes": db_bytes,
+        "token": args.token,
+    }
+
+
+# --- Output -----------------------------------------------------------------------------
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds >= 10:
+        return f"{seconds:.1f} s"
+    value = seconds * 1000
+    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
+
+
+def _mark(scenario: Scenario, metric: str, value) -> str:
+    marks = [t.met(value) for t in scenario.targets if t.metric == metric]
+    if not marks or None in marks:
+        return ""
+    return " ✓" if all(marks) else " ✗"
+
+
+def render_table(scenarios: list[Scenario], results: dict[int, Result]) -> str:
+    header = ["#", "Scenario", "SQL", "p50 c=1", "p95 c=1", "req/s c=16", "Targets", "Notes"]
+    rows = []
+    for s in scenarios:
+        r = results[s.number]
+        p50 = _ms(r.p50) + _mark(s, "p50", r.p50)
+        if s.export:
+            p50 = f"{r.p50:.1f} s" if r.p50 else "—"
+        rps = "—" if r.rps is None else f"{r.rps:,.0f}" + _mark(s, "rps", r.rps)
+        queries = "—" if r.queries is None else f"{r.queries}" + _mark(s, "queries", r.queries)
+        notes = list(r.notes)
+        if "floor_p50" in r.metrics:
+            notes.insert(
+                0,
+                f"{r.metrics['floor_p50']:.2f}x floor p50"
+                + _mark(s, "floor_p50", r.metrics["floor_p50"]),
+            )
+            if "floor_rps" in r.metrics:
+                notes.insert(1, f"{r.metrics['floor_rps']:.2f}x floor req/s")
+        if "rows_per_s" in r.metrics:
+            notes.insert(
+                0,
+                f"{r.metrics['rows_per_s']:,.0f} rows/s"
+                + _mark(s, "rows_per_s", r.metrics["rows_per_s"]),
+            )
+            notes.insert(
+                1, f"peak {r.metrics['peak_mb']:.0f} MB" + _mark(s, "peak_mb", r.metrics["peak_mb"])
+            )
+            notes = notes[:2] + [f"({n})" for n in notes[2:]]
+        if r.samples and not s.export:
+            notes.append(f"n={r.samples}")
+        notes += [f"ERROR {e}" for e in r.errors]
+        rows.append([
+            str(s.number), s.title, queries, p50, "—" if s.export else _ms(r.p95), rps,
+            ", ".join(t.label for t in s.targets) or "(baseline)", "; ".join(notes),
+        ])  # fmt: skip
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    right = {0, 2, 3, 4, 5}
+
+    def line(cells):
+        padded = (
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+class CpuAccount:
+    """How much of the machine's CPU went to processes other than the benchmark's own
+    (this process and its children such as wrk, the gunicorns, the PostgreSQL cluster)
+    between `start()` and `others_share()`: the noise in the figures."""
+
+    def __init__(self, roots: list[int]):
+        self.roots = [os.getpid(), *roots]
+
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(values) - values[3] - values[4], sum(values)  # busy, total (ticks)
+
+    def _ours(self) -> int:
+        parents, ticks = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            # utime, stime, and the children's that were waited for (wrk's).
+            ticks[pid] = sum(int(f) for f in fields[11:15])
+        ours, frontier = set(), [r for r in self.roots if r in ticks]
+        while frontier:
+            pid = frontier.pop()
+            ours.add(pid)
+            frontier += [p for p, parent in parents.items() if parent == pid and p not in ours]
+        return sum(ticks[p] for p in ours)
+
+    def start(self) -> None:
+        self.machine0, self.ours0 = self._machine(), self._ours()
+
+    def others_share(self) -> float:
+        (busy1, total1), ours1 = self._machine(), self._ours()
+        busy0, total0 = self.machine0
+        others = (busy1 - busy0) - (ours1 - self.ours0)
+        return max(others, 0) / max(total1 - total0, 1)
+
+
+def cpu_busy(seconds: float = 2.0) -> float:
+    """Share of CPU time spent busy over `seconds`, machine-wide (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server's pid, from the data directory scripts/with-postgres.sh names."""
+    try:
+        return int((Path(os.environ["PG_DATADIR"]) / "postmaster.pid").read_text().split()[0])
+    except (KeyError, OSError, ValueError, IndexError):
+        return None
+
+
+def machine_facts(ctx: dict, args, load_generator: str) -> list[tuple[str, str]]:
+    import django
+
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    try:
+        import gunicorn
+
+        gunicorn_version = gunicorn.__version__
+    except ImportError:
+        gunicorn_version = "?"
+    rows = ctx["table_rows"]
+    return [
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("nproc", str(len(os.sched_getaffinity(0)))),
+        ("CPU", cpu.group(1).strip() if cpu else platform.processor() or "?"),
+        ("memory", f"{mem_kb / 1024 / 1024:.1f} GiB"),
+        ("kernel", platform.release()),
+        ("PostgreSQL", ctx["pg_version"]),
+        ("Python", platform.python_version()),
+        ("Django", django.get_version()),
+        ("server", f"gunicorn {gunicorn_version}, {args.workers} workers x {args.threads} "
+                   "threads, DEBUG off, CONN_MAX_AGE=600"),
+        ("load generator", load_generator),
+        ("CPU busy before", f"{ctx['cpu_busy']:.0%} (2 s sample, servers idle)"),
+        ("CPU to others", f"{ctx['cpu_others']:.0%} of the machine during the run went to "
+                          "processes other than the benchmark's"),
+        ("data", f"{ctx['customers']:,} customers in the scale organization; tables "
+                 f"≈{rows.get('customers_customer', 0):,} customers, "
+                 f"≈{rows.get('orders_order', 0):,} orders, "
+                 f"≈{rows.get('orders_subscription', 0):,} subscriptions; database "
+                 f"{ctx['db_bytes'] / 2**30:.1f} GiB"),
+    ]  # fmt: skip
+
+
+def write_results(path: Path, table: str, facts: list[tuple[str, str]]) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (bench/run.sh); see bench/README.md for what each number",
+        "means. Re-running overwrites this file.",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        *(f"| {k} | {v} |" for k, v in facts),
+        "",
+        "```",
+        table,
+        "```",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+# --- Main -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="the app's gunicorn (loopback)")
+    parser.add_argument("--export-url", required=True, help="the single-worker export gunicorn")
+    parser.add_argument("--export-pid", type=int, required=True, help="its master's pid")
+    parser.add_argument("--app-pid", type=int, default=None, help="the app gunicorn's pid")
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--workers", default="?")
+    parser.add_argument("--threads", default="?")
+    parser.add_argument("--results", type=Path, default=None, help="write RESULTS.md here")
+    parser.add_argument("--only", type=int, nargs="*", help="run only these scenario numbers")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    logging.disable(logging.INFO)  # the in-process requests' log lines (servers keep theirs)
+
+    # BENCH_PYTHON_LOAD=1 uses the Python load generator even where wrk is installed.
+    wrk = None if os.environ.get("BENCH_PYTHON_LOAD") == "1" else shutil.which("wrk")
+    if wrk:
+        version = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split()
+        load_generator = f"wrk {version[1] if len(version) > 1 else ''} (1 thread, 16 connections)"
+    else:
+        load_generator = "Python: 16 threads, http.client keep-alive (no wrk)"
+    log = print if sys.stdout.isatty() else lambda *a: print(*a, flush=True)
+
+    log("Resolving the scenario data ...")
+    ctx = resolve_context(args)
+    ctx["session"] = login(args.url)
+    dashboard = f"/dashboard/{SCALE_SLUG}/customers/"
+    log(f"Following {DEEP_PAGES} 'Load more' cursors for the deep list page ...")
+    ctx["deep_url"] = deep_list_url(args.url, {"Cookie": f"sessionid={ctx['session']}"}, dashboard)
+    scenarios = build_scenarios(ctx)
+    if args.only:
+        scenarios = [s for s in scenarios if s.number in args.only]
+    results = {s.number: Result() for s in scenarios}
+    # The floor runs right after the API lookup it is compared with, so both meet the
+    # machine in the same state; the table keeps the numbering.
+    order = sorted(scenarios, key=lambda s: 6.5 if s.number == 10 else s.number)
+
+    busy = cpu_busy()
+    ctx["cpu_busy"] = busy
+    if busy > 0.2:
+        log(f"warning: the CPUs were {busy:.0%} busy before the run: the figures will be noisy.")
+    account = CpuAccount([args.app_pid or 0, args.export_pid, postmaster_pid() or 0])
+    account.start()
+    by_number = {s.number: s for s in scenarios}
+    timed: set[int] = set()
+    for step, s in enumerate(order, 1):
+        r = results[s.number]
+        log(f"[{step}/{len(order)}] {s.number}. {s.title} ...")
+        try:
+            count_queries(s, ctx, r)
+            if s.export:
+                measure_export(args.export_url, args.export_pid, s, r, ctx["customers"])
+                continue
+            if s.number not in timed:
+                group = [s]
+                partner = by_number.get(PAIRED.get(s.number, 0))
+                if partner:
+                    group.append(partner)
+                    r.notes.append(f"c=1 alternating with #{partner.number}")
+                    results[partner.number].notes.append(f"c=1 alternating with #{s.number}")
+                for member in group:
+                    warm_up(args.url, member, seed=member.number)
+                measure_latency(args.url, [(m, results[m.number]) for m in group], s.number)
+                timed.update(m.number for m in group)
+            if s.concurrent:
+                if wrk:
+                    throughput_wrk(wrk, args.url, s, r)
+                else:
+                    throughput_python(args.url, s, r, seed=s.number)
+        except Exception as error:  # one broken scenario must not hide the others
+            r.errors.append(f"{type(error).__name__}: {error}"[:300])
+
+    ctx["cpu_others"] = account.others_share()
+    api, floor = results.get(6), results.get(10)
+    if api and floor and api.p50 and floor.p50:
+        api.metrics["floor_p50"] = api.p50 / floor.p50
+        if api.rps and floor.rps:
+            api.metrics["floor_rps"] = floor.rps / api.rps
+    for r in results.values():
+        if r.rps is not None:
+            r.metrics["rps"] = r.rps
+        if r.queries is not None:
+            r.metrics["queries"] = r.queries
+
+    table = render_table(scenarios, results)
+    facts = machine_facts(ctx, args, load_generator)
+    print()
+    for key, value in facts:
+        print(f"{key:>15}: {value}")
+    print()
+    print(table)
+    print()
+    met = [t.met(results[s.number].metrics.get(t.metric)) for s in scenarios for t in s.targets]
+    print(f"Targets met: {met.count(True)} of {len(met)}.")
+    if ctx["cpu_others"] > 0.1:
+        print(
+            f"warning: other processes used {ctx['cpu_others']:.0%} of the CPU during the run; "
+            "the figures are skewed: benchmark on a quiet machine."
+        )
+    if args.results:
+        write_results(args.results, table, facts)
+        print(f"Written to {args.results}.")
+    failed = any(r.errors for r in results.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
