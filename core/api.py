@@ -3,7 +3,8 @@ page-based pagination and the metadata check. `config/api.py` assembles the API.
 
 import math
 import time
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from ninja import Schema
 from ninja.errors import AuthorizationError, ValidationError
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
+from pydantic import AfterValidator
 
 from customers.metadata import metadata_errors
 from organizations.services import access_token_authenticate
@@ -43,6 +45,20 @@ class OrganizationTokenAuth(HttpBearer):
 def scopes(*names: str) -> OrganizationTokenAuth:
     """`auth=scopes("customers:read", "customers:write")`: any one of them will do."""
     return OrganizationTokenAuth(*names)
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Any offset Python accepts (up to ±24 h) becomes UTC; the database takes only ±16 h."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("The time is out of range.") from None
+
+
+# A time from a query string or body, normalised to UTC.
+Timestamp = Annotated[datetime, AfterValidator(_to_utc)]
 
 
 class ErrorOut(Schema):

@@ -4,7 +4,6 @@ Writes go through webhooks/services.py, whose ValidationErrors (keyed "url" and 
 become Polar's 422 bodies in config/api.py.
 """
 
-from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -13,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from core.api import ERRORS, paginate, scopes, validation_error
+from core.api import ERRORS, Timestamp, paginate, scopes, validation_error
 from webhooks import services
 from webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.schemas import (
@@ -42,8 +41,8 @@ class EndpointListQuery(Schema):
 
 class DeliveryListQuery(Schema):
     endpoint_id: list[UUID] | None = None
-    start_timestamp: datetime | None = None
-    end_timestamp: datetime | None = None
+    start_timestamp: Timestamp | None = None
+    end_timestamp: Timestamp | None = None
     succeeded: bool | None = None
     query: str | None = Field(None, description="Text in the response body or the error.")
     http_code_class: Literal["2xx", "3xx", "4xx", "5xx"] | None = None
