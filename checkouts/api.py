@@ -27,6 +27,7 @@ from core.api import (
     ApiError,
     ErrorOut,
     check_metadata,
+    get_or_404,
     paginate,
     scopes,
     validation_error,
@@ -184,13 +185,7 @@ def _checkouts(request):
 
 
 def _by_id(request, raw_id: str) -> Checkout:
-    try:
-        checkout = _checkouts(request).filter(pk=UUID(raw_id)).first()
-    except ValueError:
-        checkout = None
-    if checkout is None:
-        raise Http404
-    return checkout
+    return get_or_404(_checkouts(request), raw_id)
 
 
 def _by_secret(client_secret: str) -> Checkout:

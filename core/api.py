@@ -5,11 +5,12 @@ import math
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Schema
 from ninja.errors import AuthorizationError, ValidationError
 from ninja.security import HttpBearer
@@ -118,6 +119,18 @@ def check_metadata(metadata, loc=("body", "metadata")) -> None:
                 for key, message in errors
             ]
         )
+
+
+def get_or_404(queryset: QuerySet, raw_id: str):
+    """The row of `queryset` (already scoped to the organization) with this ID, or a 404
+    that reads the same for a malformed ID, a missing row and another organization's."""
+    try:
+        obj = queryset.filter(pk=UUID(raw_id)).first()
+    except ValueError:
+        obj = None
+    if obj is None:
+        raise Http404
+    return obj
 
 
 def paginate(queryset: QuerySet, *, page: int, limit: int, serialize) -> dict:

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from core.api import ERRORS, check_metadata, paginate, scopes, validation_error
+from core.api import ERRORS, check_metadata, get_or_404, paginate, scopes, validation_error
 from customers import services
 from customers.models import Customer
 from customers.querysets import SORTINGS, metadata_filters
@@ -220,14 +220,7 @@ def get_customer_state(request: HttpRequest, id: str):
 
 
 def _by_id(request: HttpRequest, raw_id: str) -> Customer:
-    try:
-        customer_id = UUID(raw_id)
-    except ValueError:
-        raise Http404 from None
-    customer = Customer.objects.for_org(request.organization).filter(pk=customer_id).first()
-    if customer is None:
-        raise Http404
-    return customer
+    return get_or_404(Customer.objects.for_org(request.organization), raw_id)
 
 
 def _by_external_id(request: HttpRequest, external_id: str) -> Customer:

@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -11,6 +11,7 @@ from core.api import (
     ApiError,
     ErrorOut,
     check_metadata,
+    get_or_404,
     paginate,
     scopes,
     validation_error,
@@ -82,16 +83,6 @@ def _filter_customer_and_product(queryset, filters):
     return queryset
 
 
-def _get(queryset, raw_id: str):
-    try:
-        obj = queryset.filter(pk=UUID(raw_id)).first()
-    except ValueError:
-        obj = None
-    if obj is None:
-        raise Http404
-    return obj
-
-
 # --- Orders -----------------------------------------------------------------------------
 
 ORDER_SORTINGS = {"created_at": "created_at", "status": "status", "amount": "total_amount"}
@@ -153,7 +144,7 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
 )
 def get_order(request: HttpRequest, id: str):
     """**Scopes**: `orders:read`"""
-    return order_out(_get(_orders(request), id))
+    return order_out(get_or_404(_orders(request), id))
 
 
 # --- Subscriptions ----------------------------------------------------------------------
@@ -224,7 +215,7 @@ def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuer
 )
 def get_subscription(request: HttpRequest, id: str):
     """**Scopes**: `subscriptions:read` `subscriptions:write`"""
-    return subscription_out(_get(_subscriptions(request), id))
+    return subscription_out(get_or_404(_subscriptions(request), id))
 
 
 @subscriptions_router.patch(
@@ -239,7 +230,7 @@ def update_subscription(request: HttpRequest, id: str, payload: SubscriptionUpda
 
     **Scopes**: `subscriptions:write`
     """
-    subscription = _get(_subscriptions(request), id)
+    subscription = get_or_404(_subscriptions(request), id)
     reason = {
         "reason": payload.customer_cancellation_reason,
         "comment": payload.customer_cancellation_comment,
@@ -277,7 +268,7 @@ def revoke_subscription(request: HttpRequest, id: str):
 
     **Scopes**: `subscriptions:write`
     """
-    subscription = _get(_subscriptions(request), id)
+    subscription = get_or_404(_subscriptions(request), id)
     try:
         services.subscription_revoke(subscription=subscription)
     except InvalidTransition as error:
@@ -365,7 +356,9 @@ def create_product(request: HttpRequest, payload: ProductCreateIn):
 )
 def get_product(request: HttpRequest, id: str):
     """**Scopes**: `products:read` `products:write`"""
-    return product_out(_get(Product.objects.for_org(request.organization).with_has_orders(), id))
+    return product_out(
+        get_or_404(Product.objects.for_org(request.organization).with_has_orders(), id)
+    )
 
 
 @products_router.patch(
@@ -380,7 +373,7 @@ def update_product(request: HttpRequest, id: str, payload: ProductUpdateIn):
 
     **Scopes**: `products:write`
     """
-    product = _get(Product.objects.for_org(request.organization).with_has_orders(), id)
+    product = get_or_404(Product.objects.for_org(request.organization).with_has_orders(), id)
     data = payload.model_dump(exclude_unset=True)
     changes = {k: v for k, v in data.items() if k in ("name", "is_archived", "metadata")}
     if "description" in data:

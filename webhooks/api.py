@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from core.api import ERRORS, Timestamp, paginate, scopes, validation_error
+from core.api import ERRORS, Timestamp, get_or_404, paginate, scopes, validation_error
 from webhooks import services
 from webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.schemas import (
@@ -56,13 +56,7 @@ def _endpoints(request):
 
 
 def _endpoint(request, raw_id: str) -> WebhookEndpoint:
-    try:
-        endpoint = _endpoints(request).filter(pk=UUID(raw_id)).first()
-    except ValueError:
-        endpoint = None
-    if endpoint is None:
-        raise Http404
-    return endpoint
+    return get_or_404(_endpoints(request), raw_id)
 
 
 def _refuse_name(name: str | None) -> None:
