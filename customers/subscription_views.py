@@ -15,7 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from customers.models import Customer
-from customers.views import SUBSCRIPTIONS_SHOWN, _detail_context
+from customers.views import detail_context
 from orders import services
 from orders.models import InvalidTransition, Subscription
 from organizations.access import get_customer_or_404
@@ -81,15 +81,11 @@ def _subscriptions_response(
             "membership": membership,
             "organization": membership.organization,
             "customer": customer,
-            "subscriptions": list(
-                customer.subscriptions.select_related("product").order_by("-created_at")[
-                    :SUBSCRIPTIONS_SHOWN
-                ]
-            ),
+            "subscriptions": customer.subscriptions.newest(),
         }
         template = f"{TEMPLATE}#subscriptions"
     else:
-        context = _detail_context(request, membership, customer)
+        context = detail_context(request, membership, customer)
         template = TEMPLATE
     context |= {"subscriptions_error": error, "subscriptions_notice": notice}
     response = render(request, template, context, status=409 if error else 200)

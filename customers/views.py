@@ -36,7 +36,6 @@ from organizations.access import get_customer_or_404, get_membership_or_404
 
 LIST_PAGE_SIZE = 50
 ORDERS_PAGE_SIZE = 10
-SUBSCRIPTIONS_SHOWN = 20
 WEBHOOK_LINKS_SHOWN = 5
 
 
@@ -138,7 +137,7 @@ def customer_create(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_GET
 def customer_detail(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
-    context = _detail_context(request, membership, customer)
+    context = detail_context(request, membership, customer)
     return render(request, "customers/customer_detail.html", context)
 
 
@@ -323,7 +322,7 @@ def _metadata_response(
     status=200,
 ) -> HttpResponse:
     context = {
-        **(_detail_context(request, membership, customer) if not request.htmx else {}),
+        **(detail_context(request, membership, customer) if not request.htmx else {}),
         "membership": membership,
         "organization": membership.organization,
         "customer": customer,
@@ -340,13 +339,9 @@ def _metadata_response(
 # --- Helpers ----------------------------------------------------------------------------
 
 
-def _detail_context(request, membership, customer) -> dict:
+def detail_context(request, membership, customer) -> dict:
     orders = _orders_page(customer, None)
-    subscriptions = list(
-        customer.subscriptions.select_related("product").order_by("-created_at")[
-            :SUBSCRIPTIONS_SHOWN
-        ]
-    )
+    subscriptions = customer.subscriptions.newest()
     org_slug = membership.organization.slug
     return {
         "membership": membership,

@@ -63,6 +63,10 @@ class SubscriptionQuerySet(models.QuerySet):
     def ongoing(self) -> "SubscriptionQuerySet":
         return self.filter(status__in=self.model.ONGOING_STATUSES)
 
+    def newest(self, limit: int = 20) -> list:
+        """The most recent subscriptions with their products, as the customer page lists them."""
+        return list(self.select_related("product").order_by("-created_at")[:limit])
+
     def due_for_renewal(self, now) -> "SubscriptionQuerySet":
         """Subscriptions whose period ended (or whose declined renewal is due a retry)."""
         on_schedule = Q(next_attempt_at__isnull=True, current_period_end__lte=now)
