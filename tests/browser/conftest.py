@@ -238,3 +238,13 @@ def owner_page(page, sign_in, owner):
 def artifacts_dir() -> Path:
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR
+
+
+def wait_for_htmx(page) -> None:
+    """Wait until htmx has finished its request, swap and settle.
+
+    Right after a swap htmx settles the new elements' attributes for a few milliseconds;
+    typing into a freshly swapped form during that window can be undone.
+    """
+    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")
+    expect(busy).to_have_count(0)

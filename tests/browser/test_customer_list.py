@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_for_htmx
 from tests.factories import CustomerFactory
 
 
@@ -83,6 +84,7 @@ def test_clearing_a_search_typed_as_you_type_shows_everyone_again(
     page.get_by_label("Search").press_sequentially("nobody-here")
     clear = page.get_by_role("link", name="Clear search and filters")
     expect(clear).to_be_visible()
+    wait_for_htmx(page)
 
     # Checked at once (the link is on the page): waiting would only slow the known failure.
     assert clear.get_attribute("href") == list_url(organization)
@@ -152,6 +154,7 @@ def test_adding_a_metadata_filter_keeps_the_search_typed_before(
     page.goto(list_url(organization))
     page.get_by_label("Search").press_sequentially("ada")
     expect(customer_names(page)).to_have_text(["Ada Lovelace"])
+    wait_for_htmx(page)  # the filter form below was just swapped in with the results
 
     page.get_by_text("Filter by metadata").click()
     page.locator("#id_filter_key").fill("plan")

@@ -1,6 +1,7 @@
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_for_htmx
 from tests.factories import CustomerFactory
 
 
@@ -70,8 +71,11 @@ def test_editing_a_metadata_value_in_place_can_change_its_type(owner_page, organ
     panel.get_by_role("link", name="Edit seats").click()
     expect(page.locator("#edit-key")).to_have_value("seats")
     expect(page.locator("#edit-value")).to_have_value("5")
+    wait_for_htmx(page)
     page.locator("#edit-type").select_option(label="Integer")
     page.locator("#edit-value").fill("7")
+    expect(page.locator("#edit-value")).to_have_value("7")
+    expect(page.locator("#edit-type")).to_have_value("integer")
     panel.get_by_role("button", name="Save").click()
 
     row = panel.get_by_role("row").filter(has=page.locator("td.key", has_text="seats"))
