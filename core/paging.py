@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 
 class InvalidCursor(ValueError):
@@ -24,11 +25,25 @@ class Page:
 
 
 def keyset_page(
-    queryset: QuerySet, *, field: str, descending: bool, cursor: str | None, limit: int
+    queryset: QuerySet,
+    *,
+    field: str,
+    descending: bool,
+    cursor: str | None,
+    limit: int,
+    sort_matches_first: bool = False,
 ) -> Page:
-    """One page of `queryset` ordered by (field, id), starting after `cursor`."""
+    """One page of `queryset` ordered by (field, id), starting after `cursor`.
+
+    `sort_matches_first` orders by an expression no index provides, so PostgreSQL finds
+    the matching rows through the filter's own index (trigram search) and sorts just
+    those, instead of walking the sort index and testing row after row: right when few
+    rows match, and the matches may all sit at the far end of the sort order.
+    """
     direction = "-" if descending else ""
-    queryset = queryset.order_by(f"{direction}{field}", f"{direction}id")
+    sort_key = _unindexed(queryset, field) if sort_matches_first else F(field)
+    sort_key = sort_key.desc() if descending else sort_key.asc()
+    queryset = queryset.order_by(sort_key, f"{direction}id")
     if cursor:
         value, last_id = decode_cursor(cursor, field=field)
         after = "lt" if descending else "gt"
@@ -43,6 +58,14 @@ def keyset_page(
         return Page(rows=rows, next_cursor=None)
     last = rows[limit - 1]
     return Page(rows=rows[:limit], next_cursor=encode_cursor(getattr(last, field), last.id))
+
+
+def _unindexed(queryset: QuerySet, field: str) -> RawSQL:
+    """The same order as the column; only the planner sees a difference."""
+    column = f'"{queryset.model._meta.db_table}"."{field}"'
+    if field.endswith("_at"):
+        return RawSQL(f"({column} + interval '0')", ())
+    return RawSQL(f"({column} || '')", ())
 
 
 def encode_cursor(value: Any, row_id: Any) -> str:
