@@ -69,7 +69,6 @@ class Checkout(BaseModel):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="checkouts"
     )
-    payment_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "created_at"], name="checkout_org_created")]

@@ -211,7 +211,6 @@ def _complete(checkout: Checkout, customer: Customer | None, payment_token: str)
     )
     checkout.customer, checkout.order, checkout.subscription = customer, order, subscription
     checkout.status = Checkout.Status.SUCCEEDED
-    checkout.payment_error = ""
     checkout.save()
     events.checkout_changed(checkout, EventType.CHECKOUT_UPDATED)
 
