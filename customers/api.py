@@ -12,7 +12,8 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from core.api import ERRORS, check_metadata, get_or_404, paginate, scopes, validation_error
+from core.api import ERRORS, check_metadata, paginate, scopes, validation_error
+from core.prepared import PreparedQuery
 from customers import services
 from customers.models import Customer
 from customers.querysets import SORTINGS, metadata_filters
@@ -219,14 +220,29 @@ def get_customer_state(request: HttpRequest, id: str):
 # --- Helpers ----------------------------------------------------------------------------
 
 
+# The API's hottest reads, compiled once (see core/prepared.py).
+_BY_ID = PreparedQuery(lambda p: Customer.objects.for_org(p.organization_id).filter(pk=p.id))
+_BY_EXTERNAL_ID = PreparedQuery(
+    lambda p: Customer.objects.for_org(p.organization_id).filter(external_id=p.external_id)
+)
+
+
 def _by_id(request: HttpRequest, raw_id: str) -> Customer:
-    return get_or_404(Customer.objects.for_org(request.organization), raw_id)
+    """404 alike for a malformed ID, a missing customer and another organization's."""
+    try:
+        customer_id = UUID(raw_id)
+    except ValueError:
+        raise Http404 from None
+    return _found(_BY_ID.first(organization_id=request.organization.pk, id=customer_id))
 
 
 def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
-    customer = (
-        Customer.objects.for_org(request.organization).filter(external_id=external_id).first()
+    return _found(
+        _BY_EXTERNAL_ID.first(organization_id=request.organization.pk, external_id=external_id)
     )
+
+
+def _found(customer: Customer | None) -> Customer:
     if customer is None:
         raise Http404
     return customer

@@ -7,11 +7,18 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.prepared import PreparedQuery
 from organizations.models import AccessTokenScope, Organization, OrganizationAccessToken
 
 TOKEN_PREFIX = "polar_oat_"
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_PRECISION = timedelta(minutes=5)
+# Runs on every API request: compiled once (see core/prepared.py).
+_TOKEN_BY_HASH = PreparedQuery(
+    lambda p: OrganizationAccessToken.objects.select_related("organization").filter(
+        token_hash=p.token_hash
+    )
+)
 
 
 def hash_token(secret: str) -> str:
@@ -63,11 +70,7 @@ def access_token_authenticate(secret: str, *, now: datetime | None = None):
     if not secret.startswith(TOKEN_PREFIX):
         return None
     now = now or timezone.now()
-    token = (
-        OrganizationAccessToken.objects.select_related("organization")
-        .filter(token_hash=hash_token(secret))
-        .first()
-    )
+    token = _TOKEN_BY_HASH.first(token_hash=hash_token(secret))
     if token is None or not token.is_usable(now):
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
