@@ -18,9 +18,10 @@ rows come back through the fields' converters and `select_related()` populators 
 as a queryset's would. Only plain filters on the model's own fields may take placeholders.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 from django.db import connections, router
 from django.db.models import Expression, Model, QuerySet
