@@ -102,8 +102,13 @@ if .venv/bin/gunicorn --help | grep -q -- --no-control-socket; then
     gunicorn_options+=(--no-control-socket)
 fi
 serve() {  # serve NAME PORT WORKERS THREADS: start gunicorn in the background
+    # Each worker takes at most its share of the 16 load connections (plus its threads),
+    # as a load balancer would spread them: left alone, one worker's accept loop can win
+    # most of the keep-alive connections and the run measures one core instead of two.
+    local connections=$(((16 + $3 - 1) / $3 + $4))
     .venv/bin/gunicorn config.wsgi:application --bind "127.0.0.1:$2" --workers "$3" \
-        --threads "$4" --keep-alive 75 --timeout 900 --graceful-timeout 5 \
+        --threads "$4" --worker-connections "$connections" --keep-alive 75 --timeout 900 \
+        --graceful-timeout 5 \
         --error-logfile "$rundir/$1.log" "${gunicorn_options[@]}" >>"$rundir/$1.log" 2>&1 &
     pids+=("$!")
 }

@@ -15,6 +15,7 @@ from pydantic import Field
 from core.api import ERRORS, check_metadata, paginate, scopes, validation_error
 from core.prepared import PreparedQuery
 from customers import services
+from customers.counts import metadata_count
 from customers.models import Customer
 from customers.querysets import SORTINGS, metadata_filters
 from customers.schemas import (
@@ -63,14 +64,21 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
         customers = customers.none()
     if filters.email:
         customers = customers.filter(email__iexact=filters.email.strip())
+    metadata = metadata_filters(request.GET)
     customers = (
         customers.search(filters.query or "")
         .filter_active(filters.active)
-        .filter_metadata(metadata_filters(request.GET))
+        .filter_metadata(metadata)
         .order_by(*_ordering(filters.sorting))
     )
+    total = None
+    only_metadata = not (
+        filters.organization_id or filters.email or (filters.query or "").strip()
+    ) and (filters.active is None)
+    if only_metadata:
+        total = metadata_count(request.organization, metadata)
     limit = min(filters.limit, MAX_LIMIT)
-    return paginate(customers, page=filters.page, limit=limit, serialize=customer_out)
+    return paginate(customers, page=filters.page, limit=limit, serialize=customer_out, total=total)
 
 
 @router.post("/", response={201: CustomerOut, **ERRORS}, summary="Create a customer", auth=WRITE)

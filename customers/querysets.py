@@ -51,7 +51,7 @@ class CustomerQuerySet(models.QuerySet):
         """
         queryset = self
         for index, (key, values) in enumerate(filters.items()):
-            candidates = [c for value in values for c in _typed_candidates(value)]
+            candidates = [c for value in values for c in typed_candidates(value)]
             if connection.vendor == "postgresql":
                 # jsonb containment (@>) is what a GIN index on metadata serves.
                 match = Q()
@@ -136,7 +136,7 @@ def metadata_filters(params) -> dict[str, list[str]]:
     return filters
 
 
-def _typed_candidates(value) -> list:
+def typed_candidates(value) -> list:
     if not isinstance(value, str):
         return [value]
     candidates: list = [value]

@@ -6,6 +6,7 @@
 # PG_KEEP_DATADIR=/path keeps the data directory there instead: created on first use,
 # reused by later runs (the benchmark's million customers load once), stopped at the end
 # and never removed. Its parent directories must be reachable by the server's user.
+# PG_OPTIONS="-c name=value ..." adds server settings (the benchmark sizes shared_buffers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +59,7 @@ if [ ! -f "$datadir/PG_VERSION" ]; then
 fi
 "${run_as[@]}" "$bindir/pg_ctl" -D "$datadir" -l "$workdir/server.log" -w start -o \
     "-p $port -k $workdir -c listen_addresses=127.0.0.1 -c fsync=off \
-     -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
+     -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_OPTIONS:-}" >/dev/null
 if [ -z "$keep" ] || [ "$("$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'customers'")" != 1 ]; then
     "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres customers
