@@ -7,6 +7,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
+    path("export/", views.customer_export, name="export"),
     path("<uuid:customer_id>/", views.customer_detail, name="detail"),
     path("<uuid:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<uuid:customer_id>/delete/", views.customer_delete, name="delete"),

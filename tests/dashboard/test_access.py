@@ -25,6 +25,7 @@ DASHBOARD_ROUTES = {
     "password_change": ("get", False),
     "customers:list": ("get", False),
     "customers:create": ("get", False),
+    "customers:export": ("get", False),
     "customers:detail": ("get", True),
     "customers:edit": ("get", True),
     "customers:delete": ("get", True),
