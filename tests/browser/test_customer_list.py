@@ -165,3 +165,18 @@ def test_adding_a_metadata_filter_keeps_the_search_typed_before(
     # The page has loaded: checked at once, as waiting would only slow the known failure.
     assert "query=ada" in page.url
     assert customer_names(page).all_inner_texts() == ["Ada Lovelace"]
+
+
+def test_export_downloads_the_searched_customers_as_csv(owner_page, organization, customers):
+    page = owner_page
+    page.goto(list_url(organization))
+    page.get_by_label("Search").fill("turing")
+    expect(customer_names(page)).to_have_text(["Alan Turing"])
+    wait_for_htmx(page)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export these customers (CSV)").click()
+    download = download_info.value
+    assert re.fullmatch(r"acme-customers-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename)
+    lines = download.path().read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("id,external_id,created_at,email,name,")
+    assert len(lines) == 2 and "alan@bletchley.example" in lines[1]
