@@ -59,7 +59,11 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     **Scopes**: `customers:read` `customers:write`
     """
     customers = Customer.objects.for_org(request.organization)
-    if filters.organization_id and request.organization.pk not in filters.organization_id:
+    # organization_id can only name ours (a filter of nothing) or exclude it (no rows).
+    excluded = bool(filters.organization_id) and (
+        request.organization.pk not in filters.organization_id
+    )
+    if excluded:
         customers = customers.none()
     if filters.email:
         customers = customers.filter(email__iexact=filters.email.strip())
@@ -71,10 +75,8 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
         .order_by(*_ordering(filters.sorting))
     )
     total = None
-    only_metadata = not (
-        filters.organization_id or filters.email or (filters.query or "").strip()
-    ) and (filters.active is None)
-    if only_metadata:
+    other_filters = filters.email or (filters.query or "").strip() or filters.active is not None
+    if not (excluded or other_filters):
         total = metadata_count(request.organization, metadata)
     limit = min(filters.limit, MAX_LIMIT)
     return paginate(customers, page=filters.page, limit=limit, serialize=customer_out, total=total)
@@ -116,7 +118,11 @@ def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
     **Scopes**: `customers:read` `customers:write`
     """
     customers = Customer.objects.for_org(request.organization)
-    if filters.organization_id and request.organization.pk not in filters.organization_id:
+    # organization_id can only name ours (a filter of nothing) or exclude it (no rows).
+    excluded = bool(filters.organization_id) and (
+        request.organization.pk not in filters.organization_id
+    )
+    if excluded:
         customers = customers.none()
     response = StreamingHttpResponse(csv_pieces(customers), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="customers.csv"'

@@ -119,7 +119,9 @@ def test_python_and_sql_spell_values_alike(db, value):
         assert cursor.fetchone()[0] == metadata_token(value)
 
 
-def test_api_total_count_comes_from_the_counters(api, organization, django_assert_num_queries):
+def test_api_total_count_comes_from_the_counters(
+    api, organization, other_organization, django_assert_num_queries
+):
     for n in range(7):
         CustomerFactory(organization=organization, metadata={"plan": "pro" if n < 4 else "free"})
     api.get("/v1/customers/")  # the token's first use also records last_used_at
@@ -127,9 +129,16 @@ def test_api_total_count_comes_from_the_counters(api, organization, django_asser
         body = api.get("/v1/customers/?metadata[plan]=pro&limit=2").json()
     assert body["pagination"] == {"total_count": 4, "max_page": 2}
     assert len(body["items"]) == 2
+    # Naming our organization changes nothing; naming only another one finds nobody.
+    ours = api.get(f"/v1/customers/?metadata[plan]=pro&organization_id={organization.pk}")
+    assert ours.json()["pagination"]["total_count"] == 4
+    theirs = api.get(f"/v1/customers/?metadata[plan]=pro&organization_id={other_organization.pk}")
+    assert theirs.json()["pagination"] == {"total_count": 0, "max_page": 0}
     # Other filters (or several keys) count the rows: still exact.
     body = api.get("/v1/customers/?metadata[plan]=pro&query=zzz-nobody").json()
     assert body["pagination"]["total_count"] == 0
+    body = api.get("/v1/customers/?metadata[plan]=pro&active=false").json()
+    assert body["pagination"]["total_count"] == 4
 
 
 def test_seed_scale_leaves_exact_counters(transactional_db):
