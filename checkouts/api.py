@@ -5,7 +5,7 @@ and `polar-sdk`'s `checkouts.client_*` calls do."""
 from contextlib import contextmanager
 from uuid import UUID
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -27,6 +27,7 @@ from core.api import (
     ApiError,
     ErrorOut,
     check_metadata,
+    found_or_404,
     get_or_404,
     paginate,
     scopes,
@@ -189,14 +190,11 @@ def _by_id(request, raw_id: str) -> Checkout:
 
 
 def _by_secret(client_secret: str) -> Checkout:
-    checkout = (
+    return found_or_404(
         Checkout.objects.select_related("product", "organization")
         .filter(client_secret=client_secret)
         .first()
     )
-    if checkout is None:
-        raise Http404
-    return checkout
 
 
 @contextmanager

@@ -124,13 +124,27 @@ def check_metadata(metadata, loc=("body", "metadata")) -> None:
 def get_or_404(queryset: QuerySet, raw_id: str):
     """The row of `queryset` (already scoped to the organization) with this ID, or a 404
     that reads the same for a malformed ID, a missing row and another organization's."""
+    return found_or_404(queryset.filter(pk=uuid_or_404(raw_id)).first())
+
+
+def uuid_or_404(raw_id: str) -> UUID:
+    """An ID from a URL; a malformed one is a 404, like an ID nobody has."""
     try:
-        obj = queryset.filter(pk=UUID(raw_id)).first()
+        return UUID(raw_id)
     except ValueError:
-        obj = None
+        raise Http404 from None
+
+
+def found_or_404(obj):
     if obj is None:
         raise Http404
     return obj
+
+
+def excludes_our_organization(request: HttpRequest, organization_ids) -> bool:
+    """An `organization_id` filter can only name the token's organization (filtering
+    nothing) or leave it out (nothing matches)."""
+    return bool(organization_ids) and request.organization.pk not in organization_ids
 
 
 def paginate(

@@ -6,11 +6,20 @@ its own user IDs without ever storing ours.
 
 from uuid import UUID
 
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from core.api import ERRORS, check_metadata, paginate, scopes, validation_error
+from core.api import (
+    ERRORS,
+    check_metadata,
+    excludes_our_organization,
+    found_or_404,
+    paginate,
+    scopes,
+    uuid_or_404,
+    validation_error,
+)
 from core.prepared import PreparedQuery
 from customers import services
 from customers.counts import metadata_count
@@ -59,10 +68,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     **Scopes**: `customers:read` `customers:write`
     """
     customers = Customer.objects.for_org(request.organization)
-    # organization_id can only name ours (a filter of nothing) or exclude it (no rows).
-    excluded = bool(filters.organization_id) and (
-        request.organization.pk not in filters.organization_id
-    )
+    excluded = excludes_our_organization(request, filters.organization_id)
     if excluded:
         customers = customers.none()
     if filters.email:
@@ -118,11 +124,7 @@ def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
     **Scopes**: `customers:read` `customers:write`
     """
     customers = Customer.objects.for_org(request.organization)
-    # organization_id can only name ours (a filter of nothing) or exclude it (no rows).
-    excluded = bool(filters.organization_id) and (
-        request.organization.pk not in filters.organization_id
-    )
-    if excluded:
+    if excludes_our_organization(request, filters.organization_id):
         customers = customers.none()
     response = StreamingHttpResponse(csv_pieces(customers), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="customers.csv"'
@@ -242,23 +244,14 @@ _BY_EXTERNAL_ID = PreparedQuery(
 
 def _by_id(request: HttpRequest, raw_id: str) -> Customer:
     """404 alike for a malformed ID, a missing customer and another organization's."""
-    try:
-        customer_id = UUID(raw_id)
-    except ValueError:
-        raise Http404 from None
-    return _found(_BY_ID.first(organization_id=request.organization.pk, id=customer_id))
+    customer_id = uuid_or_404(raw_id)
+    return found_or_404(_BY_ID.first(organization_id=request.organization.pk, id=customer_id))
 
 
 def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
-    return _found(
+    return found_or_404(
         _BY_EXTERNAL_ID.first(organization_id=request.organization.pk, external_id=external_id)
     )
-
-
-def _found(customer: Customer | None) -> Customer:
-    if customer is None:
-        raise Http404
-    return customer
 
 
 def _update(customer: Customer, payload) -> Customer:

@@ -11,6 +11,7 @@ from core.api import (
     ApiError,
     ErrorOut,
     check_metadata,
+    excludes_our_organization,
     get_or_404,
     paginate,
     scopes,
@@ -63,7 +64,7 @@ def _ordering(sorting: list[str], allowed: dict[str, str]) -> list[str]:
 
 def _scoped(queryset, request, organization_id):
     queryset = queryset.for_org(request.organization)
-    if organization_id and request.organization.pk not in organization_id:
+    if excludes_our_organization(request, organization_id):
         return queryset.none()
     return queryset
 

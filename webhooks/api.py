@@ -12,7 +12,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from core.api import ERRORS, Timestamp, get_or_404, paginate, scopes, validation_error
+from core.api import (
+    ERRORS,
+    Timestamp,
+    excludes_our_organization,
+    get_or_404,
+    paginate,
+    scopes,
+    uuid_or_404,
+    validation_error,
+)
 from webhooks import services
 from webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.schemas import (
@@ -79,7 +88,7 @@ def list_webhook_endpoints(request: HttpRequest, filters: Query[EndpointListQuer
     **Scopes**: `webhooks:read` `webhooks:write`
     """
     endpoints = _endpoints(request).order_by("-created_at", "-id")
-    if filters.organization_id and request.organization.pk not in filters.organization_id:
+    if excludes_our_organization(request, filters.organization_id):
         endpoints = endpoints.none()
     limit = min(filters.limit, MAX_LIMIT)
     return paginate(endpoints, page=filters.page, limit=limit, serialize=endpoint_out)
@@ -229,10 +238,7 @@ def redeliver_webhook_event(request: HttpRequest, id: str):
 
     **Scopes**: `webhooks:write`
     """
-    try:
-        event_id = UUID(id)
-    except ValueError:
-        raise Http404 from None
+    event_id = uuid_or_404(id)
     deliveries = list(
         WebhookDelivery.objects.filter(
             event_id=event_id, endpoint__organization=request.organization
