@@ -86,16 +86,50 @@ def typed_value(raw: str, kind: str) -> Any:
     return raw
 
 
-class MetadataEntryForm(forms.Form):
-    """One metadata key and its typed value, as the dashboard edits one key at a time."""
+# A write that carries what the editor saw (a version, a value) is checked against what
+# is stored now. Without that token, or with a damaged one, there is nothing to check
+# against: such a form is refused (400), never saved unchecked.
+DAMAGED_FORM_MESSAGE = (
+    "Nothing was saved: this form did not say what it was opened on, so saving it could "
+    "overwrite someone else's change. Reload the page and make your change again."
+)
+
+
+class SeenValueField(forms.Field):
+    """A metadata value as the editor saw it, sent back as JSON in a hidden input."""
+
+    widget = forms.HiddenInput
+    default_error_messages = {"required": DAMAGED_FORM_MESSAGE, "invalid": DAMAGED_FORM_MESSAGE}
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        try:
+            seen = json.loads(value)
+        except (TypeError, ValueError):
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if value_errors("seen", seen):  # not a value metadata can hold
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return seen
+
+
+class ConcurrencyTokenMixin:
+    """Forms with fields that guard against lost updates (`token_fields`)."""
+
+    token_fields: tuple[str, ...] = ()
+
+    @property
+    def token_is_damaged(self) -> bool:
+        """True when a guard field is missing or malformed: answer 400, save nothing."""
+        return any(name in self.errors for name in self.token_fields)
+
+
+class MetadataEntryForm(ConcurrencyTokenMixin, forms.Form):
+    """A new metadata key and its typed value, as the dashboard edits one key at a time."""
 
     key = forms.CharField(strip=True, required=False, label="Key")
     type = forms.ChoiceField(choices=VALUE_TYPES, initial="string", label="Type")
     value = forms.CharField(strip=False, required=False, label="Value")
-    # When editing: the key being edited and its value as the editor saw it (as JSON),
-    # so a change made meanwhile by someone else is noticed instead of overwritten.
-    original_key = forms.CharField(required=False, widget=forms.HiddenInput)
-    expected = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         # Several of these forms share a page; the templates give inputs their own ids.
@@ -103,16 +137,8 @@ class MetadataEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     @classmethod
-    def for_existing(cls, key: str, value: Any, **kwargs) -> "MetadataEntryForm":
-        shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        initial = {
-            "key": key,
-            "type": value_type(value),
-            "value": shown,
-            "original_key": key,
-            "expected": json.dumps(value),
-        }
-        return cls(initial=initial, **kwargs)
+    def for_existing(cls, key: str, value: Any, **kwargs) -> "MetadataEditForm":
+        return MetadataEditForm.for_existing(key, value, **kwargs)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -128,18 +154,55 @@ class MetadataEntryForm(forms.Form):
                 for message in value_errors(key, value):
                     self.add_error("value", message)
                 data["typed_value"] = value
-        if data.get("expected"):
-            try:
-                data["expected_value"] = json.loads(data["expected"])
-            except ValueError:
-                raise ValidationError("The form was damaged; reload the page.") from None
         return data
 
 
-class CustomerProfileForm(forms.ModelForm):
+class MetadataEditForm(MetadataEntryForm):
+    """An existing key: the key being edited and its value as the editor saw it (as
+    JSON), so a change made meanwhile by someone else is noticed instead of overwritten."""
+
+    original_key = forms.CharField(
+        widget=forms.HiddenInput, error_messages={"required": DAMAGED_FORM_MESSAGE}
+    )
+    expected = SeenValueField()
+    token_fields = ("original_key", "expected")
+
+    @classmethod
+    def for_existing(cls, key: str, value: Any, **kwargs) -> "MetadataEditForm":
+        shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        initial = {
+            "key": key,
+            "type": value_type(value),
+            "value": shown,
+            "original_key": key,
+            "expected": json.dumps(value),
+        }
+        return cls(initial=initial, **kwargs)
+
+
+class MetadataRemoveForm(ConcurrencyTokenMixin, forms.Form):
+    """Remove one key, if it still holds the value the editor saw."""
+
+    key = forms.CharField(strip=False, error_messages={"required": DAMAGED_FORM_MESSAGE})
+    expected = SeenValueField()
+    token_fields = ("key", "expected")
+
+
+class CustomerProfileForm(ConcurrencyTokenMixin, forms.ModelForm):
     """Profile fields; the external ID only while it is empty."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The version the editor opened; required when editing (see DAMAGED_FORM_MESSAGE).
+    version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        required=False,
+        min_value=1,
+        error_messages={
+            "required": DAMAGED_FORM_MESSAGE,
+            "invalid": DAMAGED_FORM_MESSAGE,
+            "min_value": DAMAGED_FORM_MESSAGE,
+        },
+    )
+    token_fields = ("version",)
 
     class Meta:
         model = Customer
@@ -149,8 +212,9 @@ class CustomerProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
-        if self.instance.pk:
+        if not self.instance._state.adding:
             self.fields["version"].initial = self.instance.version
+            self.fields["version"].required = True
         if self.instance.external_id_locked:
             field = self.fields["external_id"]
             field.disabled = True

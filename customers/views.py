@@ -23,12 +23,15 @@ from core.paging import InvalidCursor, keyset_page
 from customers import services
 from customers.export import csv_pieces
 from customers.forms import (
+    DAMAGED_FORM_MESSAGE,
     VALUE_TYPES,
     CustomerCreateForm,
     CustomerListForm,
     CustomerProfileForm,
+    MetadataEditForm,
     MetadataEntryForm,
     MetadataFilterForm,
+    MetadataRemoveForm,
     value_type,
 )
 from customers.models import Customer
@@ -170,8 +173,12 @@ def customer_orders(request: HttpRequest, org_slug: str, customer_id) -> HttpRes
 def customer_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
     form = CustomerProfileForm(request.POST or None, instance=customer)
-    stale = None
-    if request.method == "POST" and form.is_valid():
+    stale = damaged = None
+    if request.method == "POST" and not form.is_valid() and form.token_is_damaged:
+        # Nothing to check the edit against: show what is stored, save nothing.
+        damaged = DAMAGED_FORM_MESSAGE
+        form = CustomerProfileForm(instance=customer)
+    elif request.method == "POST" and form.is_valid():
         try:
             services.customer_update(
                 customer=customer,
@@ -193,8 +200,14 @@ def customer_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpRespo
         "customer": customer,
         "form": form,
         "stale": stale,
+        "damaged": damaged,
     }
-    status = 409 if stale is not None else _form_status(request, form)
+    if damaged:
+        status = 400
+    elif stale is not None:
+        status = 409
+    else:
+        status = _form_status(request, form)
     return render(request, "customers/customer_edit.html", context, status=status)
 
 
@@ -237,15 +250,17 @@ def metadata_add(request: HttpRequest, org_slug: str, customer_id) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def metadata_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
-    key = request.GET.get("key") if request.method == "GET" else request.POST.get("original_key")
+    form = MetadataEditForm(request.POST) if request.method == "POST" else None
+    if form is not None and not form.is_valid() and form.token_is_damaged:
+        return _metadata_damaged(request, membership, customer)
+    key = request.GET.get("key") if form is None else form.cleaned_data["original_key"]
     if key not in customer.metadata:
         return _metadata_response(
             request, membership, customer, error=f"The key {key!r} no longer exists.", status=409
         )
-    if request.method == "GET":
-        form = MetadataEntryForm.for_existing(key, customer.metadata[key])
+    if form is None:
+        form = MetadataEditForm.for_existing(key, customer.metadata[key])
         return _metadata_response(request, membership, customer, edit_form=form)
-    form = MetadataEntryForm(request.POST)
     return _save_metadata(request, membership, customer, form, edit_form=form)
 
 
@@ -253,20 +268,13 @@ def metadata_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpRespo
 @require_POST
 def metadata_remove(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
-    form = MetadataEntryForm(
-        {
-            "key": request.POST.get("key", ""),
-            "expected": request.POST.get("expected", ""),
-            "value": "x",
-        }
-    )
-    form.is_valid()
-    key = request.POST.get("key", "")
+    form = MetadataRemoveForm(request.POST)
+    if not form.is_valid():
+        return _metadata_damaged(request, membership, customer)
+    key = form.cleaned_data["key"]
     try:
         updated = services.customer_remove_metadata_key(
-            customer=customer,
-            key=key,
-            expected_value=form.cleaned_data.get("expected_value", services.UNSET),
+            customer=customer, key=key, expected_value=form.cleaned_data["expected"]
         )
     except services.StaleCustomerError as error:
         return _metadata_response(request, membership, error.current, error=str(error), status=409)
@@ -279,14 +287,14 @@ def _save_metadata(request, membership, customer, form, *, add_form=None, edit_f
             request, membership, customer, add_form=add_form, edit_form=edit_form, status=422
         )
     data = form.cleaned_data
-    original_key = data.get("original_key") or None
+    editing = isinstance(form, MetadataEditForm)
     try:
         updated = services.customer_set_metadata_key(
             customer=customer,
             key=data["key"],
             value=data["typed_value"],
-            replaces_key=original_key,
-            expected_value=data["expected_value"] if original_key else services.UNSET,
+            replaces_key=data["original_key"] if editing else None,
+            expected_value=data["expected"] if editing else services.UNSET,
         )
     except services.StaleCustomerError as error:
         return _metadata_response(request, membership, error.current, error=str(error), status=409)
@@ -304,6 +312,11 @@ def _save_metadata(request, membership, customer, form, *, add_form=None, edit_f
             status=422,
         )
     return _metadata_saved(request, membership, updated, f"Saved {data['key']!r}.")
+
+
+def _metadata_damaged(request, membership, customer) -> HttpResponse:
+    """A metadata write without a usable record of what the editor saw: refuse it."""
+    return _metadata_response(request, membership, customer, error=DAMAGED_FORM_MESSAGE, status=400)
 
 
 def _metadata_saved(request, membership, customer, message: str) -> HttpResponse:

@@ -170,3 +170,26 @@ def test_delete_needs_the_email_typed(merchant, organization):
     assert response.url == url("list", organization=organization)
     customer.refresh_from_db()
     assert customer.deleted_at is not None
+
+
+# --- the version that guards against lost updates ----------------------------------
+
+
+@pytest.mark.parametrize("version", [None, "", "abc", "0", "-1"])
+def test_a_profile_edit_without_a_valid_version_is_refused_not_saved(
+    merchant, organization, version
+):
+    customer = CustomerFactory(organization=organization, name="Ada")
+    services.customer_update(customer=customer, name="Changed by a teammate")
+    data = profile(customer, name="My edit")
+    if version is None:
+        del data["version"]
+    else:
+        data["version"] = version
+
+    response = merchant.post(url("edit", customer), data)
+
+    assert response.status_code == 400
+    assert "Reload the page and make your change again" in response.text
+    customer.refresh_from_db()
+    assert customer.name == "Changed by a teammate"

@@ -145,3 +145,38 @@ def test_without_javascript_the_edit_link_renders_the_whole_page(merchant, custo
     assert response.status_code == 200
     assert "<html" in response.text
     assert 'name="original_key" value="plan"' in response.text
+
+
+# --- what the editor saw: missing or damaged, it is refused, never skipped ----------
+
+
+@pytest.mark.parametrize("expected", [None, "", "{not json", '"pro'])
+def test_removing_without_a_valid_expected_value_is_refused(merchant, customer, expected):
+    data = {"key": "plan"}
+    if expected is not None:
+        data["expected"] = expected
+    response = merchant.post(url("metadata_remove", customer), data, headers=HTMX)
+    assert response.status_code == 400
+    assert "Reload the page and make your change again" in response.text
+    assert stored(customer) == {"plan": "pro", "seats": 3}
+
+
+@pytest.mark.parametrize("expected", [None, "", "{not json"])
+def test_editing_without_a_valid_expected_value_is_refused(merchant, customer, expected):
+    data = {"original_key": "plan", "key": "plan", "type": "string", "value": "gold"}
+    if expected is not None:
+        data["expected"] = expected
+    response = merchant.post(url("metadata_edit", customer), data, headers=HTMX)
+    assert response.status_code == 400
+    assert "Reload the page and make your change again" in response.text
+    assert stored(customer) == {"plan": "pro", "seats": 3}
+
+
+def test_the_add_form_cannot_be_turned_into_an_unchecked_edit(merchant, customer):
+    response = merchant.post(
+        url("metadata", customer),
+        {"original_key": "plan", "key": "tier", "type": "string", "value": "gold"},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    assert stored(customer) == {"plan": "pro", "seats": 3, "tier": "gold"}
