@@ -1,25 +1,28 @@
-from time import sleep
-
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.services import (
+    SignInRefusal,
     client_address,
     minutes_left,
     sign_in_failure_record,
-    sign_in_locked_until,
+    sign_in_refusal,
     sign_in_success_record,
 )
 
 
 class SignInProtectionMixin:
-    """Refuses a locked username or address before any password is checked, counts each
-    wrong password (answering it a little later each time), and clears the username's
-    count on success. Serves our sign-in form and the admin's."""
+    """Refuses a try before any password is checked while the username or address is
+    locked or in the pause after a recent failure, counts each wrong password, and clears
+    the username's count on success. Serves our sign-in form and the admin's.
 
-    locked_until = None
+    It never sleeps: a refused try is answered at once, and `refusal` tells the view to
+    make it a 429 with `Retry-After`."""
+
+    refusal: SignInRefusal | None = None
+    retry_after_seconds: int | None = None  # for the 429's Retry-After
 
     def clean(self):
         username = self.cleaned_data.get("username")
@@ -28,9 +31,9 @@ class SignInProtectionMixin:
             return super().clean()  # the field errors say what is missing
         now = timezone.now()
         address = client_address(self.request) if self.request is not None else ""
-        self.locked_until = sign_in_locked_until(username=username, address=address, now=now)
-        if self.locked_until:
-            raise self._locked_error(now)
+        self.refusal = sign_in_refusal(username=username, address=address, now=now)
+        if self.refusal:
+            raise self._refused_error(now)
         try:
             cleaned_data = super().clean()
         except ValidationError as error:
@@ -38,19 +41,22 @@ class SignInProtectionMixin:
                 raise
             failure = sign_in_failure_record(username=username, address=address, now=now)
             if failure.locked_until:
-                self.locked_until = failure.locked_until
-                raise self._locked_error(now) from error
-            sleep(failure.delay_seconds)
-            raise
+                self.refusal = SignInRefusal(until=failure.locked_until, locked=True)
+                raise self._refused_error(now) from error
+            raise  # the pause this failure asks for refuses the next try, if it comes early
         sign_in_success_record(username=username)
         return cleaned_data
 
-    def _locked_error(self, now) -> ValidationError:
-        minutes = minutes_left(self.locked_until, now)
+    def _refused_error(self, now) -> ValidationError:
+        self.retry_after_seconds = self.refusal.seconds_left(now)
+        if self.refusal.locked:
+            count, unit = minutes_left(self.refusal.until, now), "minute"
+        else:
+            count, unit = self.retry_after_seconds, "second"
         return ValidationError(
-            "Too many failed sign-ins. Try again in %(minutes)s minute%(plural)s.",
-            code="locked",
-            params={"minutes": minutes, "plural": "" if minutes == 1 else "s"},
+            "Too many failed sign-ins. Try again in %(count)s %(unit)s%(plural)s.",
+            code="locked" if self.refusal.locked else "paused",
+            params={"count": count, "unit": unit, "plural": "" if count == 1 else "s"},
         )
 
 

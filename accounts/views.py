@@ -11,8 +11,10 @@ class SignInView(auth_views.LoginView):
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
-        if form.locked_until:
-            response.status_code = 429  # Too Many Requests, with the page that says so
+        if form.refusal:
+            # Too Many Requests, with the page that says so and when to come back.
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after_seconds)
         return response
 
 

@@ -1,18 +1,27 @@
-"""Sign-in protection: failed sign-ins per username and per address are slowed down, then
-locked for a while; sessions rotate on sign-in and end elsewhere on a password change."""
+"""Sign-in protection: failed sign-ins per username and per address make the next try wait
+(refused at once, never slept), then lock for a while; sessions rotate on sign-in and end
+elsewhere on a password change."""
 
+import sys
+import time
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import SignInLock
-from accounts.services import address_key, client_address, sign_in_failure_record
+from accounts.services import (
+    address_key,
+    client_address,
+    sign_in_failure_record,
+    sign_in_refusal,
+)
 from tests.conftest import PASSWORD
 from tests.customers.test_concurrency import race
 
@@ -23,11 +32,26 @@ WRONG = "Please enter a correct username and password"
 
 
 @pytest.fixture(autouse=True)
-def delays(monkeypatch) -> list[float]:
-    """The slow-down's waits, recorded instead of slept."""
-    waited: list[float] = []
-    monkeypatch.setattr("accounts.forms.sleep", waited.append)
-    return waited
+def no_sleep(monkeypatch):
+    """No request may sleep to punish a client: a sleeping worker serves nobody else. Any
+    `time.sleep` our code reaches, also one imported as `from time import sleep`, fails."""
+    real_sleep = time.sleep
+
+    def refuse(seconds):
+        raise AssertionError(f"a request slept {seconds}s")
+
+    monkeypatch.setattr(time, "sleep", refuse)
+    ours = {"accounts", "config", "core", "customers", "organizations"}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ours and getattr(module, "sleep", None) is real_sleep:
+            monkeypatch.setattr(module, "sleep", refuse)
+
+
+def wait_out_the_pause():
+    """What a patient client does between tries: let the pause after a failure run out
+    (here by moving the failures back in time, never by sleeping)."""
+    pause = timedelta(seconds=settings.SIGN_IN_SLOWDOWN_MAX_SECONDS)
+    SignInLock.objects.update(last_failure_at=F("last_failure_at") - pause)
 
 
 def sign_in(client: Client, username: str, password: str, address: str = "127.0.0.1", **extra):
@@ -40,7 +64,12 @@ def sign_in(client: Client, username: str, password: str, address: str = "127.0.
 
 
 def fail(client: Client, times: int, username: str = "owner", address: str = "127.0.0.1"):
-    return [sign_in(client, username, "wrong-password", address) for _ in range(times)]
+    """`times` wrong passwords, each sent once the previous failure's pause is over."""
+    responses = []
+    for _ in range(times):
+        responses.append(sign_in(client, username, "wrong-password", address))
+        wait_out_the_pause()
+    return responses
 
 
 def is_signed_in(client: Client) -> bool:
@@ -94,6 +123,7 @@ def test_the_lock_expires_and_counting_starts_over(client, owner):
     assert WRONG in response.text
     assert SignInLock.objects.get(kind="username", key="owner").failures == 1
 
+    wait_out_the_pause()  # the address counts its sixth failure, and asks for a pause
     sign_in(client, "owner", PASSWORD)
     assert is_signed_in(client)
 
@@ -118,13 +148,72 @@ def test_a_successful_sign_in_clears_the_usernames_count_but_not_the_addresss(cl
     assert all(WRONG in r.text for r in responses)
 
 
-def test_failures_are_answered_more_slowly_each_time(client, owner, delays, settings):
+def test_each_failure_after_the_first_makes_the_next_try_wait_longer(owner, settings):
     settings.SIGN_IN_SLOWDOWN_SECONDS = 0.5
     settings.SIGN_IN_SLOWDOWN_MAX_SECONDS = 1.2
-    fail(client, 4)
-    assert delays == [0, 0.5, 1.0, 1.2]
+    pauses = []
+    for _ in range(4):
+        sign_in_failure_record(username="owner", address="127.0.0.1")
+        refusal = sign_in_refusal(username="owner", address="127.0.0.1")
+        last_failure = SignInLock.objects.get(kind="username").last_failure_at
+        pauses.append(0 if refusal is None else (refusal.until - last_failure).total_seconds())
+        assert refusal is None or not refusal.locked
+    assert pauses == [0, 0.5, 1.0, 1.2]
+
+
+def test_a_try_during_the_pause_is_refused_at_once_with_a_429(client, owner, settings):
+    settings.SIGN_IN_SLOWDOWN_SECONDS = 2
+    settings.SIGN_IN_SLOWDOWN_MAX_SECONDS = 3
+    assert WRONG in sign_in(client, "owner", "wrong-password").text
+    assert WRONG in sign_in(client, "owner", "wrong-password").text  # a first slip is free
+
+    # The second failure asks for 2 seconds: even the right password is not checked before.
+    response = sign_in(client, "owner", PASSWORD)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "2"
+    assert "Too many failed sign-ins. Try again in 2 seconds." in response.text
+    assert not is_signed_in(client)
+    # A refused try is not a failure: it neither counts nor makes the pause longer.
+    assert SignInLock.objects.get(kind="username").failures == 2
+    assert sign_in(client, "owner", "wrong-password")["Retry-After"] == "2"
+
+    SignInLock.objects.update(last_failure_at=F("last_failure_at") - timedelta(seconds=1.5))
+    response = sign_in(client, "owner", PASSWORD)
+    assert "Try again in 1 second." in response.text
+    assert response["Retry-After"] == "1"
+
+    wait_out_the_pause()
     sign_in(client, "owner", PASSWORD)
-    assert delays == [0, 0.5, 1.0, 1.2]  # a right password is never held back
+    assert is_signed_in(client)
+
+
+def test_the_address_pause_holds_for_every_username(client, owner, settings):
+    settings.SIGN_IN_SLOWDOWN_SECONDS = 1
+    sign_in(client, "guess-1", "x")
+    sign_in(client, "guess-2", "x")
+    response = sign_in(client, "owner", PASSWORD)
+    assert response.status_code == 429
+    assert "Try again in 1 second." in response.text
+    other = Client()
+    sign_in(other, "owner", PASSWORD, address="198.51.100.7")
+    assert is_signed_in(other)
+
+
+def test_a_locked_sign_in_says_when_to_retry_in_retry_after(client, owner):
+    fail(client, 5)
+    SignInLock.objects.filter(kind="username").update(
+        locked_until=timezone.now() + timedelta(seconds=599.5)
+    )
+    response = sign_in(client, "owner", PASSWORD)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "600"
+    assert "Try again in 10 minutes." in response.text
+
+
+def test_a_wrong_password_is_answered_without_retry_after(client, owner):
+    response = sign_in(client, "owner", "wrong-password")
+    assert response.status_code == 200
+    assert "Retry-After" not in response
 
 
 def test_the_limits_are_settings(client, owner, settings):
@@ -157,6 +246,7 @@ def test_x_forwarded_for_is_ignored_unless_behind_a_proxy(client, owner, setting
     settings.SIGN_IN_ADDRESS_MAX_FAILURES = 3
     for n in range(3):
         sign_in(client, f"guess-{n}", "x", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+        wait_out_the_pause()
     response = sign_in(client, "owner", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.99")
     assert LOCKED in response.text
     assert not is_signed_in(client)
@@ -176,6 +266,7 @@ def test_behind_a_proxy_each_forwarded_client_has_its_own_count(client, owner, s
     settings.SIGN_IN_ADDRESS_MAX_FAILURES = 3
     for n in range(3):
         sign_in(client, f"guess-{n}", "x", HTTP_X_FORWARDED_FOR="192.0.2.1")
+        wait_out_the_pause()
     assert LOCKED in sign_in(client, "owner", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.1").text
     sign_in(client, "owner", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.2")
     assert is_signed_in(client)
@@ -253,8 +344,19 @@ def test_the_admins_own_sign_in_page_is_protected_too(client, staff):
     url = reverse("admin:login")
     for _ in range(5):
         client.post(url, {"username": "staff", "password": "nope"}, REMOTE_ADDR="127.0.0.1")
+        wait_out_the_pause()
     response = client.post(url, {"username": "staff", "password": PASSWORD})
     assert LOCKED in response.text
+    assert not is_signed_in(client)
+
+
+def test_the_admins_sign_in_page_refuses_a_try_during_the_pause(client, staff, settings):
+    settings.SIGN_IN_SLOWDOWN_SECONDS = 1
+    url = reverse("admin:login")
+    for _ in range(2):
+        client.post(url, {"username": "staff", "password": "nope"})
+    response = client.post(url, {"username": "staff", "password": PASSWORD})
+    assert "Too many failed sign-ins. Try again in 1 second." in response.text
     assert not is_signed_in(client)
 
 
