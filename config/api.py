@@ -22,7 +22,7 @@ from ninja.errors import (
     ValidationError,
 )
 
-from core.api import ApiError, OrganizationTokenAuth, RateLimit
+from core.api import ApiError, JsonObjectParser, OrganizationTokenAuth, RateLimit
 from core.outage import database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ api = NinjaAPI(
     "Authenticate with an organization access token: `Authorization: Bearer polar_oat_...`.",
     auth=OrganizationTokenAuth(),
     throttle=[RateLimit()],
+    parser=JsonObjectParser(),
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -132,6 +133,10 @@ def _on_throttled(request, exc: Throttled):
 
 @api.exception_handler(HttpError)
 def _on_http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, ValidationError):
+        # ninja wraps whatever the body parser raises in a 400; JsonObjectParser's refusals
+        # (a body that is not an object, text that is not Unicode) are 422s naming the field.
+        return _on_validation_error(request, exc.__cause__)
     names = {400: "BadRequest", 403: "NotPermitted", 404: "ResourceNotFound", 409: "Conflict"}
     return _error(request, exc.status_code, names.get(exc.status_code, "Error"), exc.message)
 

@@ -1,7 +1,9 @@
 """The API toolkit every router shares: token auth with scopes, Polar's error shapes,
 page-based pagination and the metadata check. `config/api.py` assembles the API."""
 
+import json
 import math
+import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -13,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from ninja import Schema
 from ninja.errors import AuthorizationError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 from pydantic import AfterValidator
@@ -60,6 +63,67 @@ def _to_utc(value: datetime) -> datetime:
 
 # A time from a query string or body, normalised to UTC.
 Timestamp = Annotated[datetime, AfterValidator(_to_utc)]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class JsonObjectParser(Parser):
+    """Request bodies: a JSON object whose text is valid Unicode, or a 422 before any
+    operation runs.
+
+    JSON can spell a lone UTF-16 surrogate (`"\\ud800"`), which is no character at all:
+    PostgreSQL refuses to store it, so it must never get past the parser, whatever field
+    it is in (keys included). Every body of this API is an object; a list, string,
+    number or null is refused here too, since pydantic would read one as an object with
+    no fields (and a PATCH of nothing succeeds). ninja reports a parser's exception as a
+    400; config/api.py answers the ValidationError it wraps as the 422 it is.
+    """
+
+    def parse_body(self, request: HttpRequest):
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValidationError(
+                [
+                    {
+                        "type": "model_attributes_type",
+                        "loc": ["body"],
+                        "msg": "Input should be a valid dictionary or object to extract "
+                        "fields from",
+                        "input": data,
+                    }
+                ]
+            )
+        errors = list(_invalid_text(data, ["body"]))
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+def _invalid_text(value: Any, loc: list):
+    """A pydantic-style error for each string (or key) holding a lone surrogate."""
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            yield {
+                "type": "string_unicode",
+                "loc": loc,
+                "msg": "Input should be valid Unicode text; it holds a lone UTF-16 surrogate.",
+                "input": escape_surrogates(value),
+            }
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _LONE_SURROGATE.search(key):
+                yield from _invalid_text(key, [*loc, escape_surrogates(key)])
+            else:
+                yield from _invalid_text(item, [*loc, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _invalid_text(item, [*loc, index])
+
+
+def escape_surrogates(text: str) -> str:
+    """`text` with each lone surrogate written as its escape, so an error can show it."""
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class ErrorOut(Schema):

@@ -5,6 +5,7 @@ of 1-500 characters, an integer, a float or a boolean.
 """
 
 import math
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,11 @@ MAX_KEY_LENGTH = 40
 MAX_STRING_LENGTH = 500
 
 MetadataValue = str | int | float | bool
+
+# JSON can spell a lone UTF-16 surrogate ("\\ud800"): no character, and text PostgreSQL
+# refuses to store. The API's parser refuses it first; this catches every other path that
+# parses JSON (the admin's metadata box) with an error naming the key.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def metadata_errors(metadata: Any) -> list[tuple[str | None, str]]:
@@ -34,6 +40,8 @@ def key_errors(key: Any) -> list[str]:
         return [f"Metadata key {key!r} must be a string."]
     if not key:
         return ["Metadata keys must not be empty."]
+    if _LONE_SURROGATE.search(key):
+        return [f"Metadata key {key!r} is not valid text: it holds a lone UTF-16 surrogate."]
     if len(key) > MAX_KEY_LENGTH:
         return [
             f"Metadata key {key!r} is {len(key)} characters long; "
@@ -50,6 +58,12 @@ def value_errors(key: Any, value: Any) -> list[str]:
             return [
                 f"Metadata value for {key!r} is {len(value)} characters long; "
                 f"strings can be at most {MAX_STRING_LENGTH}."
+            ]
+        surrogate = _LONE_SURROGATE.search(value)
+        if surrogate:
+            return [
+                f"Metadata value for {key!r} is not valid text: it holds a lone UTF-16 "
+                f"surrogate (\\u{ord(surrogate.group()):04x})."
             ]
         return []
     if isinstance(value, bool | int):

@@ -95,3 +95,34 @@ def test_adding_a_51st_key_is_refused(organization):
     customer = CustomerFactory(organization=organization, metadata={f"k{i}": i for i in range(50)})
     with pytest.raises(ValidationError, match="at most 50 keys"):
         services.customer_set_metadata_key(customer=customer, key="one_more", value=1)
+
+
+# JSON can spell a lone UTF-16 surrogate, which is no character: PostgreSQL cannot store
+# it. Entry points that parse JSON themselves (the admin's metadata box, an import) meet
+# the same rule as the API's parser.
+def test_it_rejects_a_lone_surrogate_in_a_value_naming_the_key():
+    assert messages({"plan": "pro\ud800"}) == [
+        "Metadata value for 'plan' is not valid text: it holds a lone UTF-16 surrogate (\\ud800)."
+    ]
+
+
+def test_it_rejects_a_lone_surrogate_in_a_key():
+    assert messages({"a\udfff": "v"}) == [
+        "Metadata key 'a\\udfff' is not valid text: it holds a lone UTF-16 surrogate."
+    ]
+
+
+@pytest.mark.django_db
+def test_the_model_refuses_a_lone_surrogate_before_the_database_does(organization):
+    with pytest.raises(ValidationError) as error:
+        services.customer_create(
+            organization=organization, email="a@example.com", metadata={"plan": "\ud800"}
+        )
+    assert list(error.value.message_dict) == ["metadata"]
+
+
+@pytest.mark.django_db
+def test_setting_one_key_refuses_a_lone_surrogate(organization):
+    customer = CustomerFactory(organization=organization)
+    with pytest.raises(ValidationError, match="surrogate"):
+        services.customer_set_metadata_key(customer=customer, key="plan", value="\ud800")
