@@ -201,8 +201,13 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # and the tests allow them; production should not).
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
-# An endpoint is disabled after this many failed attempts in a row.
-WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=25)
+# An endpoint is disabled automatically only once every attempt to it has failed for this
+# long (and at least WEBHOOK_DISABLE_MIN_ATTEMPTS times): a burst of 500s never disables it.
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=72.0)
+WEBHOOK_DISABLE_MIN_ATTEMPTS = env.int("WEBHOOK_DISABLE_MIN_ATTEMPTS", default=10)
+# Events waiting for a disabled endpoint longer than this are marked expired when it is
+# enabled again (shown in its log, and redeliverable) instead of being sent.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 
 # Checkouts: how long a buyer has to pay, and who takes the money.
 CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)

@@ -140,8 +140,10 @@ def get_webhook_endpoint(request: HttpRequest, id: str):
 )
 def update_webhook_endpoint(request: HttpRequest, id: str, payload: WebhookEndpointUpdateIn):
     """Change the URL or the events, or switch the endpoint off (`"enabled": false`) or on
-    again; switching it on clears the failures that disabled it. Fields left out or null
-    are unchanged.
+    again. While switched off this way no events are recorded for it. Switching it on
+    clears the failures that disabled it and sends the events that waited for it (an
+    endpoint disabled automatically keeps recording them), oldest first; those older than
+    the retention window are marked expired. Fields left out or null are unchanged.
 
     **Scopes**: `webhooks:write`
     """

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -14,8 +15,16 @@ API_VERSION = "2026-10"
 
 
 def listeners(organization_id) -> list[WebhookEndpoint]:
-    """The organization's enabled endpoints: one query, shared by all events of a change."""
-    return list(WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True))
+    """The endpoints that record events: one query, shared by all events of a change.
+
+    An endpoint the worker disabled for failing still records them (they wait until it is
+    enabled again); one its owner disabled records nothing.
+    """
+    return list(
+        WebhookEndpoint.objects.filter(organization_id=organization_id).filter(
+            Q(enabled=True) | Q(disabled_automatically=True)
+        )
+    )
 
 
 def record_event(
@@ -31,7 +40,7 @@ def record_event(
 
     `data` may be a callable, so the payload is only built when someone listens; nothing
     is written when no endpoint does. With `coalesce_key`, an event with the same key that
-    no endpoint has been sent yet is updated in place instead.
+    no worker has claimed yet is updated in place instead.
     """
     if endpoints is None:
         endpoints = listeners(organization_id)
@@ -47,19 +56,11 @@ def record_event(
         )
     )
     if coalesce_key:
-        waiting = (
-            WebhookEvent.objects.select_for_update()
-            .filter(organization_id=organization_id, coalesce_key=coalesce_key)
-            .exclude(deliveries__attempts__gt=0)
-            .exclude(deliveries__status__in=["succeeded", "failed"])
-            .order_by("-created_at")
-            .first()
-        )
+        waiting = _unclaimed_event(organization_id, coalesce_key)
         if waiting is not None:
             waiting.payload = payload
             waiting.save(update_fields=["payload", "modified_at"])
-            missing = [e for e in endpoints if not waiting.deliveries.filter(endpoint=e).exists()]
-            _deliver_to(waiting, missing, now)
+            _deliver_to(waiting, [e for e in endpoints if e.pk not in waiting.endpoint_ids], now)
             return waiting
     event = WebhookEvent.objects.create(
         organization_id=organization_id,
@@ -70,6 +71,30 @@ def record_event(
     )
     _deliver_to(event, endpoints, now)
     return event
+
+
+def _unclaimed_event(organization_id, coalesce_key: str) -> WebhookEvent | None:
+    """The newest event with this key, if no worker has claimed any of its deliveries.
+
+    Its deliveries are locked while we decide: a worker claiming them meanwhile skips
+    locked rows (SKIP LOCKED), and one that claimed them first has committed a lease, which
+    the lock then sees. `locked_until` is never cleared once set (see WebhookDelivery), so
+    an event that was ever claimed, sent or redelivered is never changed again.
+    """
+    newest = (
+        WebhookEvent.objects.filter(organization_id=organization_id, coalesce_key=coalesce_key)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if newest is None:
+        return None
+    deliveries = list(WebhookDelivery.objects.select_for_update().filter(event=newest))
+    if any(
+        d.locked_until is not None or d.status != WebhookDelivery.Status.PENDING for d in deliveries
+    ):
+        return None
+    newest.endpoint_ids = {d.endpoint_id for d in deliveries}
+    return newest
 
 
 def _deliver_to(event, endpoints, now) -> None:

@@ -41,8 +41,13 @@ class WebhookEndpoint(BaseModel):
     # Kept in clear: every delivery is signed with it. Never logged, shown once.
     secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
     enabled = models.BooleanField(default=True)
+    # Disabled by the worker after failing for WEBHOOK_DISABLE_AFTER_HOURS: events are still
+    # recorded for it and wait. An endpoint its owner disables records nothing.
+    disabled_automatically = models.BooleanField(default=False)
     disabled_reason = models.CharField(max_length=500, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # The first failed attempt since the last success: failing "for 72 hours" counts from it.
+    failing_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "created_at"], name="endpoint_org_created")]
@@ -61,8 +66,9 @@ class WebhookEvent(BaseModel):
     # The whole body sent: {"type", "timestamp", "api_version", "data"}.
     payload = models.JSONField()
     customer_id = models.UUIDField(null=True, blank=True)
-    # Events with the same key replace each other while none of their deliveries has been
-    # attempted, so a burst of changes sends one customer.state_changed.
+    # A new event with the same key replaces this one's payload while no worker has claimed
+    # any of its deliveries, so a burst of changes sends one customer.state_changed. Once
+    # claimed, an event never changes: later changes make a new event.
     coalesce_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
@@ -83,6 +89,8 @@ class WebhookDelivery(BaseModel):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Waited for a disabled endpoint longer than WEBHOOK_RETENTION_DAYS: not sent.
+        EXPIRED = "expired", "Expired"
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
@@ -92,7 +100,9 @@ class WebhookDelivery(BaseModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A worker holds a delivery while it sends it; a worker that dies lets go when this
-    # passes, and another worker sends it again (with the same webhook-id).
+    # passes, and another worker sends it again (with the same webhook-id). Set at the first
+    # claim and never cleared (recording an attempt sets it to that moment), so it also
+    # says "a worker has had this": coalescing never changes such an event.
     locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:

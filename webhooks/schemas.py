@@ -101,8 +101,9 @@ def endpoint_out(endpoint: WebhookEndpoint) -> dict:
         "secret": endpoint.secret,
         "organization_id": endpoint.organization_id,
         "events": endpoint.events,
-        # Our `enabled` means what Polar's does: off, nothing is sent (a failing endpoint
-        # is switched off by the worker; the dashboard shows why).
+        # Our `enabled` means what Polar's does: off, nothing is sent (an endpoint failing
+        # for WEBHOOK_DISABLE_AFTER_HOURS is switched off by the worker, and its events
+        # wait; the dashboard shows why).
         "enabled": endpoint.enabled,
         "uses_standard_webhook_signature": True,
     }

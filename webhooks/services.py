@@ -1,9 +1,11 @@
 """Writes of webhook endpoints and deliveries."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, new_webhook_secret
 from webhooks.urlcheck import check_webhook_url
@@ -37,21 +39,48 @@ def endpoint_update(
     events: list[str] | None = None,
     enabled: bool | None = None,
 ) -> WebhookEndpoint:
-    """Change the URL, the events, or switch the endpoint on or off. Switching it on again
-    clears the reason it was disabled and its failure count."""
+    """Change the URL, the events, or switch the endpoint on or off.
+
+    Switching it off by hand stops recording events for it. Switching it on again clears
+    the reason it was disabled and its failure count, and sends what waited, oldest first
+    (what waited longer than WEBHOOK_RETENTION_DAYS is marked expired instead)."""
     new_url = endpoint.url if url is None else url
     new_events = endpoint.events if events is None else events
     if (new_url, sorted(new_events)) != (endpoint.url, sorted(endpoint.events)):
         # Only a new target is checked (with a DNS lookup): switching an endpoint off must
         # work even when its host no longer resolves.
         endpoint.url, endpoint.events = new_url, _check(new_url, new_events)
+    switched_on = enabled is True and not endpoint.enabled
     if enabled is not None:
-        if enabled and not endpoint.enabled:
-            endpoint.disabled_reason, endpoint.consecutive_failures = "", 0
+        if switched_on:
+            endpoint.disabled_reason = ""
+            endpoint.consecutive_failures, endpoint.failing_since = 0, None
         endpoint.enabled = enabled
+        # Whoever switches it, it is no longer the worker's automatic disabling.
+        endpoint.disabled_automatically = False
     endpoint.full_clean()
-    endpoint.save()
+    with transaction.atomic():
+        endpoint.save()
+        if switched_on:
+            _resume_waiting(endpoint)
     return endpoint
+
+
+def _resume_waiting(endpoint: WebhookEndpoint) -> None:
+    """Make the deliveries that waited for the endpoint due now, in the order their events
+    happened (the worker sends the earliest due first), each with a fresh set of retries;
+    those older than the retention window expire instead."""
+    now = datetime.now(UTC)
+    waiting = WebhookDelivery.objects.filter(
+        endpoint=endpoint, status=WebhookDelivery.Status.PENDING
+    )
+    cutoff = now - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    waiting.filter(event__created_at__lt=cutoff).update(
+        status=WebhookDelivery.Status.EXPIRED, next_attempt_at=None, modified_at=now
+    )
+    waiting.filter(event__created_at__gte=cutoff).update(
+        next_attempt_at=F("created_at"), attempts=0, modified_at=now
+    )
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
@@ -72,6 +101,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
         delivery.status = WebhookDelivery.Status.PENDING
         delivery.attempts = 0
         delivery.next_attempt_at = datetime.now(UTC)
-        delivery.locked_until = None
+        # locked_until stays: a worker may hold the delivery, and its mark keeps the event
+        # from being coalesced into.
         delivery.save()
     return delivery

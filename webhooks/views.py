@@ -4,9 +4,11 @@ Like the API tokens page: members get 403, other organizations' endpoints are 40
 secret appears only in the response to the POST that made it.
 """
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -26,7 +28,13 @@ from webhooks.forms import WebhookEndpointForm
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 LOG_PAGE_SIZE = 50
+# Attempts by outcome, or deliveries that have none to show: waiting for their first try
+# (while the endpoint is disabled, say) or expired unsent.
 LOG_FILTERS = {"all": None, "succeeded": True, "failed": False}
+DELIVERY_FILTERS = {
+    "waiting": {"status": WebhookDelivery.Status.PENDING, "attempts": 0},
+    "expired": {"status": WebhookDelivery.Status.EXPIRED},
+}
 
 
 @login_required
@@ -127,8 +135,10 @@ def endpoint_log(request: HttpRequest, org_slug: str, endpoint_id: UUID) -> Http
     if endpoint is None:
         return _owners_only(request, membership)
     outcome = request.GET.get("status", "all")
-    if outcome not in LOG_FILTERS:
-        return HttpResponseBadRequest("Filter by status: all, succeeded or failed.")
+    if outcome not in LOG_FILTERS and outcome not in DELIVERY_FILTERS:
+        return HttpResponseBadRequest(
+            "Filter by status: all, succeeded, failed, waiting or expired."
+        )
     customer_id = request.GET.get("customer") or None
     if customer_id is not None:
         try:
@@ -136,16 +146,23 @@ def endpoint_log(request: HttpRequest, org_slug: str, endpoint_id: UUID) -> Http
         except ValueError:
             return HttpResponseBadRequest("The customer filter needs a customer ID.")
 
-    attempts = WebhookAttempt.objects.filter(delivery__endpoint=endpoint).select_related(
-        "delivery__event"
-    )
-    if LOG_FILTERS[outcome] is not None:
-        attempts = attempts.filter(succeeded=LOG_FILTERS[outcome])
+    if outcome in DELIVERY_FILTERS:
+        rows = WebhookDelivery.objects.filter(
+            endpoint=endpoint, **DELIVERY_FILTERS[outcome]
+        ).select_related("event")
+        event_path = "event__"
+    else:
+        rows = WebhookAttempt.objects.filter(delivery__endpoint=endpoint).select_related(
+            "delivery__event"
+        )
+        if LOG_FILTERS[outcome] is not None:
+            rows = rows.filter(succeeded=LOG_FILTERS[outcome])
+        event_path = "delivery__event__"
     if customer_id is not None:
-        attempts = attempts.filter(delivery__event__customer_id=customer_id)
+        rows = rows.filter(**{f"{event_path}customer_id": customer_id})
     try:
         page = keyset_page(
-            attempts,
+            rows,
             field="created_at",
             descending=True,
             cursor=request.GET.get("cursor"),
@@ -169,8 +186,10 @@ def endpoint_log(request: HttpRequest, org_slug: str, endpoint_id: UUID) -> Http
         "customer_id": customer_id,
         "filters": [
             {"value": value, "label": value.title(), "url": log_url(status=value)}
-            for value in LOG_FILTERS
+            for value in (*LOG_FILTERS, *DELIVERY_FILTERS)
         ],
+        "lists_deliveries": outcome in DELIVERY_FILTERS,
+        "now": datetime.now(UTC),
         "all_customers_url": log_url(customer=None),
         "newest_url": log_url() if request.GET.get("cursor") else None,
         "older_url": page.next_cursor and log_url(cursor=page.next_cursor),
@@ -221,6 +240,7 @@ def _endpoints_page(request, membership, *, form=None, secret_of=None, rotated=F
         "secret_of": secret_of,
         "rotated": rotated,
         "endpoints": list(organization.webhook_endpoints.order_by("-created_at", "-pk")),
+        "disable_after_hours": f"{settings.WEBHOOK_DISABLE_AFTER_HOURS:g}",
     }
     return render(request, "webhooks/endpoints.html", context, status=status)
 
@@ -235,7 +255,11 @@ def _switch(request, org_slug: str, endpoint_id, *, enabled: bool) -> HttpRespon
         # An endpoint saved before a rule tightened (its URL now refused): say why.
         messages.error(request, " ".join(error.messages))
     else:
-        state = "enabled: events are sent to it again" if enabled else "disabled"
+        state = (
+            "enabled: events are sent to it again, waiting ones first"
+            if enabled
+            else "disabled: no events are recorded for it until you enable it again"
+        )
         messages.success(request, f"Endpoint {endpoint.url} {state}.")
     return redirect("webhooks:endpoints", org_slug)
 

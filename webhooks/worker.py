@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from standardwebhooks import Webhook
 
-from webhooks.models import WebhookAttempt, WebhookDelivery
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.urlcheck import check_webhook_url
 
 logger = logging.getLogger(__name__)
@@ -50,19 +50,32 @@ class Sent:
 
 
 def deliver_due(*, now: datetime | None = None, limit: int = 50, client=None) -> int:
-    """Send every delivery that is due (up to `limit`); return how many were attempted."""
-    now = now or datetime.now(UTC)
-    claimed = _claim(now, limit)
+    """Send every delivery that is due (up to `limit`); return how many were attempted.
+
+    `now` moves the clock (tests pass a later time); each attempt is signed and timed at
+    the moment it is sent, so a slow batch never signs with a stale timestamp. The batch
+    stops sending to an endpoint as soon as it is disabled (by this worker or its owner).
+    """
+    offset = (now - datetime.now(UTC)) if now else timedelta(0)
+    claimed = _claim(datetime.now(UTC) + offset, limit)
     owns_client = client is None
     client = client or httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    stopped: set = set()
+    attempted = 0
     try:
         for delivery in claimed:
-            sent = _send(delivery, client, now)
-            _record(delivery.pk, sent, now)
+            if delivery.endpoint_id in stopped:
+                continue
+            at = datetime.now(UTC) + offset
+            sent = _send(delivery, client, at)
+            attempted += 1
+            if not _record(delivery.pk, sent, datetime.now(UTC) + offset):
+                stopped.add(delivery.endpoint_id)
     finally:
         if owns_client:
             client.close()
-    return len(claimed)
+        _release([d.pk for d in claimed if d.endpoint_id in stopped], datetime.now(UTC) + offset)
+    return attempted
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -119,7 +132,9 @@ def _send(delivery: WebhookDelivery, client, now: datetime) -> Sent:
     )
 
 
-def _record(delivery_id, sent: Sent, now: datetime) -> None:
+def _record(delivery_id, sent: Sent, now: datetime) -> bool:
+    """Store the attempt and schedule what follows; say whether the endpoint still takes
+    deliveries (its row is read under lock here, so an owner's switch is seen at once)."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update()
@@ -136,31 +151,60 @@ def _record(delivery_id, sent: Sent, now: datetime) -> None:
             error=sent.error,
         )
         delivery.attempts += 1
-        delivery.locked_until = None
+        delivery.locked_until = now  # let go, but keep the mark that it was claimed
         if sent.succeeded:
             delivery.status = WebhookDelivery.Status.SUCCEEDED
             delivery.next_attempt_at = None
-            endpoint.consecutive_failures = 0
+            endpoint.consecutive_failures, endpoint.failing_since = 0, None
         else:
-            endpoint.consecutive_failures += 1
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = WebhookDelivery.Status.FAILED
                 delivery.next_attempt_at = None
             else:
                 delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-            what = f"HTTP {sent.status_code}" if sent.status_code else sent.error
-            if delivery.status == WebhookDelivery.Status.FAILED or (
-                endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES
-            ):
-                endpoint.enabled = False
-                endpoint.disabled_reason = (
-                    f"Disabled on {now:%Y-%m-%d %H:%M} UTC after {endpoint.consecutive_failures} "
-                    f"failed attempts in a row (last: {what})."
-                )
-                logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, what)
+            _count_failure(endpoint, sent, now)
         delivery.save()
         endpoint.save(
-            update_fields=["consecutive_failures", "enabled", "disabled_reason", "modified_at"]
+            update_fields=[
+                "consecutive_failures",
+                "failing_since",
+                "enabled",
+                "disabled_automatically",
+                "disabled_reason",
+                "modified_at",
+            ]
+        )
+        return endpoint.enabled
+
+
+def _count_failure(endpoint: WebhookEndpoint, sent: Sent, now: datetime) -> None:
+    """Disable the endpoint only when it has failed every attempt for
+    WEBHOOK_DISABLE_AFTER_HOURS and at least WEBHOOK_DISABLE_MIN_ATTEMPTS times: a judgement
+    over time, so a burst of failures across many deliveries never disables it."""
+    endpoint.consecutive_failures += 1
+    endpoint.failing_since = endpoint.failing_since or now
+    failing_for = now - endpoint.failing_since
+    if not endpoint.enabled or (
+        failing_for < timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+        or endpoint.consecutive_failures < settings.WEBHOOK_DISABLE_MIN_ATTEMPTS
+    ):
+        return
+    what = f"HTTP {sent.status_code}" if sent.status_code else sent.error
+    hours = failing_for.total_seconds() / 3600
+    endpoint.enabled, endpoint.disabled_automatically = False, True
+    endpoint.disabled_reason = (
+        f"Disabled automatically on {now:%Y-%m-%d %H:%M} UTC: every attempt failed for "
+        f"{hours:.0f} hours ({endpoint.consecutive_failures} attempts; last: {what}). "
+        "New events are kept and sent, oldest first, when you enable it again."
+    )[:500]
+    logger.warning("Webhook endpoint %s disabled after failing %.0f h", endpoint.pk, hours)
+
+
+def _release(delivery_ids: list, now: datetime) -> None:
+    """Let go of claimed deliveries that were not sent (their endpoint was disabled)."""
+    if delivery_ids:
+        WebhookDelivery.objects.filter(pk__in=delivery_ids, locked_until__gt=now).update(
+            locked_until=now
         )
 
 

@@ -9,9 +9,11 @@ class Receiver:
     """A real HTTP server on loopback that records what it receives and answers with
     the status codes it is told to (then 200)."""
 
-    def __init__(self):
+    def __init__(self, on_request=None):
         self.requests: list[dict] = []
         self.statuses: list[int] = []
+        # Called before answering each request: a slow or hanging receiver.
+        self.on_request = on_request
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -19,6 +21,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver.requests.append({"headers": headers, "body": body})
+                if receiver.on_request:
+                    receiver.on_request()
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.end_headers()

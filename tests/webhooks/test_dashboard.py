@@ -155,6 +155,7 @@ def test_an_owner_disables_and_enables_an_endpoint(merchant, endpoint):
     assert "Disabled" in merchant.get(response.url).text
 
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        disabled_automatically=True,
         disabled_reason="Disabled on 2026-10-01 10:00 UTC after 25 failed attempts in a row "
         "(last: HTTP 500).",
         consecutive_failures=25,
