@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views import defaults
 
@@ -25,6 +26,8 @@ urlpatterns = [
     path("v1/", api.urls),
     path("checkout/", include("checkouts.urls")),
     path("healthz", core_views.healthz, name="healthz"),
+    # Browsers ask for it on pages that declare no icon (the admin, the API docs).
+    path("favicon.ico", lambda request: HttpResponseRedirect(static("favicon.svg"))),
     path("admin/", admin.site.urls),
 ]
 if settings.BENCH:

@@ -3,7 +3,9 @@ live server.
 
 One Chromium for the whole folder, a fresh browser context (cookies, storage) per test.
 Every test fails when the browser logs a console error or a script throws an uncaught
-error (a 404 for /favicon.ico aside: the pages declare no icon).
+error. Every page a test opens with `page.goto` is also checked where it lands (see
+`check_page`): screenshots at a desktop's and a phone's width, kept in test-artifacts/,
+and no horizontal scrolling on the phone.
 """
 
 import contextlib
@@ -92,8 +94,6 @@ class BrowserErrors:
         url = message.location.get("url", "")
         failed_load = FAILED_LOAD.match(message.text)
         status = int(failed_load["status"]) if failed_load else None
-        if status == 404 and url.endswith("/favicon.ico"):
-            return  # the pages declare no icon, so Chromium asks for /favicon.ico
         if status in self.expected_statuses:
             return
         where = url or (message.page.url if message.page else "?")
@@ -189,16 +189,28 @@ def browser_errors(request) -> BrowserErrors:
 
 
 @pytest.fixture
-def new_page(browser, live_server, browser_errors):
-    """Open a page in a new browser context, e.g. new_page(viewport={"width": 390, ...})."""
+def new_page(request, browser, live_server, browser_errors):
+    """Open a page in a new browser context, e.g. new_page(viewport={"width": 390, ...}).
+
+    Its `goto` checks every page it opens (`check_page`), so no test can forget to."""
     contexts: list[BrowserContext] = []
+    shots = Screenshots(ARTIFACTS_DIR / _safe_name(request.node.name))
 
     def open_page(**context_options):
         context = browser.new_context(base_url=live_server.url, **context_options)
         context.set_default_timeout(10_000)
         browser_errors.watch(context)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        goto = page.goto
+
+        def checked_goto(url: str, **options):
+            response = goto(url, **options)
+            check_page(page, shots.next_name(url))
+            return response
+
+        page.goto = checked_goto
+        return page
 
     yield open_page
     for context in contexts:
@@ -232,6 +244,65 @@ def owner_page(page, sign_in, owner):
     """A page signed in as the owner of the "acme" organization."""
     sign_in(page, owner)
     return page
+
+
+# --- Every page a test visits: screenshots at both widths, no sideways scrolling ---------
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+HORIZONTAL_OVERFLOW = """() => {
+    const root = document.documentElement;
+    if (root.scrollWidth <= root.clientWidth) return null;
+    // Name the widest elements, to say what to fix.
+    const wide = [...document.body.querySelectorAll("*")]
+        .filter(el => el.getBoundingClientRect().right > root.clientWidth + 0.5)
+        .filter(el => !el.closest(".table-wrap") || el.matches(".table-wrap"))
+        .slice(0, 5)
+        .map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+             + (el.className && typeof el.className === "string"
+                ? "." + el.className.trim().split(/\\s+/).join(".") : ""));
+    return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, wide};
+}"""
+
+
+class Screenshots:
+    """Names a test's screenshots in the order its pages were visited."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def next_name(self, url: str) -> Path:
+        self.count += 1
+        if self.count == 1 and self.folder.exists():
+            shutil.rmtree(self.folder)  # the previous run's pictures of this test
+        return self.folder / f"{self.count:02d}-{_safe_name(url)}"
+
+
+def _safe_name(text: str) -> str:
+    text = re.sub(r"^https?://[^/]+", "", text)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:80] or "root"
+
+
+def check_page(page, path: Path) -> None:
+    """Screenshot the page as it is now at 1440x900 and at 390x844 (`<path>-1440.png`,
+    `<path>-390.png`), and fail if the phone has to scroll sideways. The page's own
+    viewport is restored afterwards. Console errors are checked for every page anyway
+    (`BrowserErrors`); call this after a click that opens a new page, if it matters."""
+    page.wait_for_load_state("load")
+    original = page.viewport_size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        for size in (DESKTOP, PHONE):
+            page.set_viewport_size(size)
+            page.screenshot(path=f"{path}-{size['width']}.png", full_page=True, caret="initial")
+        overflow = page.evaluate(HORIZONTAL_OVERFLOW)
+    finally:
+        if original:
+            page.set_viewport_size(original)
+    assert overflow is None, (
+        f"{page.url} scrolls sideways on a {PHONE['width']}px phone: {overflow}"
+    )
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from accounts.models import SignInLock
 from checkouts.services import checkout_create
+from tests.browser.conftest import wait_for_htmx
 from tests.factories import (
     CustomerFactory,
     MembershipFactory,
@@ -104,6 +105,24 @@ def test_htmx_swaps_and_the_chart_keep_to_the_policy(owner_page, organization, d
     visit(page, reverse("customers:list", args=[organization.slug]))
     page.get_by_role("searchbox").fill("ada")
     expect(page).to_have_url(re.compile(r"query=ada"))
+    assert page.evaluate("window.__cspViolations") == []
+
+
+def test_htmx_swaps_keep_to_the_policy_when_something_styled_the_page(
+    owner_page, organization, data
+):
+    # Extensions, autofill and test tools (Playwright hides the caret for a screenshot)
+    # leave style="" attributes behind; htmx must not copy them onto the elements it
+    # swaps in, which the policy would refuse.
+    page = owner_page
+    visit(page, reverse("customers:list", args=[organization.slug]))
+    page.locator("main input").evaluate_all(
+        "inputs => inputs.forEach(input => { input.style.caretColor = 'red'; })"
+    )
+    page.get_by_role("searchbox").fill("ada")
+    expect(page).to_have_url(re.compile(r"query=ada"))
+    expect(page.locator("#customer-rows a.customer-cell")).to_have_count(1)
+    wait_for_htmx(page)
     assert page.evaluate("window.__cspViolations") == []
 
 
