@@ -27,6 +27,7 @@ from core.api import (
     ApiError,
     ErrorOut,
     check_metadata,
+    choices_enum,
     found_or_404,
     get_or_404,
     paginate,
@@ -40,6 +41,7 @@ router = Router(tags=["checkouts"])
 READ = scopes("checkouts:read", "checkouts:write")
 WRITE = scopes("checkouts:write")
 CLIENT_ERRORS = {**ERRORS, 409: ErrorOut, 410: ErrorOut}
+CheckoutStatus = choices_enum("CheckoutStatus", Checkout.Status)
 
 
 class CheckoutListOut(Schema):
@@ -49,7 +51,7 @@ class CheckoutListOut(Schema):
 
 class CheckoutListQuery(Schema):
     product_id: list[UUID] | None = None
-    status: list[Checkout.Status] | None = None
+    status: list[CheckoutStatus] | None = None
     page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1)
 

@@ -2,7 +2,7 @@
 fields for discounts, trials, seats, units and custom fields carry their empty values."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.urls import reverse
@@ -10,13 +10,17 @@ from ninja import Schema
 from pydantic import Field
 
 from checkouts.models import Checkout
+from customers.models import EMAIL_MAX_LENGTH
 from customers.schemas import AddressIn, AddressOut, MetadataOut
 from orders.schemas import PriceOut, ProductFields, price_out, product_base_out
+
+# The buyer's email, the customer's rules (an empty one is no email yet).
+BuyerEmail = Annotated[str, Field(max_length=EMAIL_MAX_LENGTH)]
 
 
 class CheckoutCreateIn(Schema):
     products: list[UUID] = Field(min_length=1, max_length=1)
-    customer_email: str | None = Field(None, max_length=320)
+    customer_email: BuyerEmail | None = None
     customer_name: str | None = Field(None, max_length=256)
     external_customer_id: str | None = Field(None, max_length=200)
     customer_billing_name: str | None = Field(None, max_length=256)
@@ -28,7 +32,7 @@ class CheckoutCreateIn(Schema):
 
 
 class CheckoutUpdatePublicIn(Schema):
-    customer_email: str | None = Field(None, max_length=320)
+    customer_email: BuyerEmail | None = None
     customer_name: str | None = Field(None, max_length=256)
     customer_billing_name: str | None = Field(None, max_length=256)
     customer_billing_address: AddressIn | None = None

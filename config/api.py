@@ -28,7 +28,32 @@ from core.outage import database_unavailable
 logger = logging.getLogger(__name__)
 
 
-api = NinjaAPI(
+class PolarNinjaAPI(NinjaAPI):
+    def validation_error_from_error_contexts(self, error_contexts) -> ValidationError:
+        """ninja's errors, located as Polar's clients expect: a query field's error names
+        the query parameter even inside it (`["query", "sorting", 0]`), where ninja only
+        maps exact locations and leaves the rest under the operation's argument
+        (`["query", "filters", "sorting", 0]`)."""
+        errors = []
+        for context in error_contexts:
+            model = context.model
+            reverse = model.__ninja_flatten_map_reverse__
+            for error in context.pydantic_validation_error.errors(include_url=False):
+                loc = tuple(error["loc"])
+                for cut in range(len(loc), 0, -1):
+                    if loc[:cut] in reverse:
+                        loc = reverse[loc[:cut]] + loc[cut:]
+                        break
+                error["loc"] = (model.__ninja_param_source__, *loc)
+                error.pop("input", None)  # as ninja: a field's error does not echo it
+                ctx = error.get("ctx")
+                if ctx and isinstance(ctx.get("error"), Exception):
+                    ctx["error"] = str(ctx["error"])
+                errors.append(dict(error))
+        return ValidationError(errors)
+
+
+api = PolarNinjaAPI(
     title="Customers API",
     version="2026-10",
     description="Polar-compatible API for customers, orders, subscriptions and products. "

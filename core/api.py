@@ -6,6 +6,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -18,7 +19,8 @@ from ninja.errors import AuthorizationError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from customers.metadata import metadata_errors
 from organizations.services import access_token_authenticate
@@ -61,8 +63,44 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("The time is out of range.") from None
 
 
-# A time from a query string or body, normalised to UTC.
-Timestamp = Annotated[datetime, AfterValidator(_to_utc)]
+_ISO_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+)
+
+
+def _iso_date_time(value: Any) -> Any:
+    """Only what the document promises (`format: date-time`): pydantic alone would also
+    read a bare number as seconds since 1970 (`0.5`) and a date as its midnight."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "datetime_format",
+            "Input should be an ISO 8601 date-time, such as 2026-10-01T12:00:00Z",
+        )
+    return value
+
+
+# A time from a query string or body: an ISO 8601 date-time (one without an offset is
+# UTC), normalised to UTC.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_date_time), AfterValidator(_to_utc)]
+
+
+def choices_enum(name: str, choices) -> type[StrEnum]:
+    """Django `choices` as an enum with a name of its own in the OpenAPI document:
+    `Subscription.Status` and `Checkout.Status` are both called `Status`, and ninja
+    merges same-named components into one (the subscriptions filter once listed checkout
+    statuses)."""
+    return StrEnum(name, [(choice.name, choice.value) for choice in choices])
+
+
+def sort_enum(name: str, fields) -> type[StrEnum]:
+    """Polar's `<Thing>SortProperty`: each field, and with a leading `-` descending, so
+    the document lists exactly the sort keys the server takes."""
+    members = []
+    for field in fields:
+        members += [(field, field), (f"{field}_desc", f"-{field}")]
+    return StrEnum(name, members)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

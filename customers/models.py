@@ -10,6 +10,8 @@ from customers.querysets import CustomerQuerySet
 from organizations.models import Organization
 
 EXTERNAL_ID_LOCKED_MESSAGE = "Customer external ID cannot be updated."
+# RFC 5321 caps a path at 256 octets, angle brackets included: an address has at most 254.
+EMAIL_MAX_LENGTH = 254
 DELETED_EXTERNAL_ID_KEY = "__external_id"
 
 ADDRESS_PARTS = ("line1", "line2", "postal_code", "city", "state", "country")
@@ -37,7 +39,7 @@ class Customer(BaseModel):
     # refused, so two people editing at once cannot overwrite each other silently.
     version = models.PositiveIntegerField(default=1, editable=False)
 
-    email = models.EmailField(max_length=320)
+    email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
     email_verified = models.BooleanField(default=False)
     # NULL, not "", means "not set": the unique constraint then ignores unset rows.
     external_id = models.CharField(  # noqa: DJ001

@@ -5,13 +5,19 @@ meters) it carries its empty or null value.
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
 from pydantic import Field
 
-from customers.models import ADDRESS_PARTS, Customer
+from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
+
+# What the model's EmailField takes, stated in the document; the model checks the rest.
+Email = Annotated[
+    str,
+    Field(min_length=1, max_length=EMAIL_MAX_LENGTH, json_schema_extra={"format": "email"}),
+]
 
 
 class AddressIn(Schema):
@@ -33,7 +39,7 @@ class AddressOut(Schema):
 
 
 class CustomerCreateIn(Schema):
-    email: str = Field(max_length=320)
+    email: Email
     name: str | None = Field(None, max_length=256)
     external_id: str | None = Field(
         None, max_length=200, description="Your ID for the customer. Once set, it can't change."
@@ -49,7 +55,7 @@ class CustomerCreateIn(Schema):
 class CustomerUpdateIn(Schema):
     """Only the fields sent change; `metadata` replaces the whole object."""
 
-    email: str | None = Field(None, max_length=320)
+    email: Email | None = None
     name: str | None = Field(None, max_length=256)
     external_id: str | None = Field(None, max_length=200)
     metadata: dict[str, Any] | None = None
@@ -62,7 +68,7 @@ class CustomerUpdateIn(Schema):
 class CustomerUpdateExternalIn(Schema):
     """Updating by external ID: the external ID itself is the key, so it is not here."""
 
-    email: str | None = Field(None, max_length=320)
+    email: Email | None = None
     name: str | None = Field(None, max_length=256)
     metadata: dict[str, Any] | None = None
     billing_address: AddressIn | None = None

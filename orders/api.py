@@ -11,10 +11,12 @@ from core.api import (
     ApiError,
     ErrorOut,
     check_metadata,
+    choices_enum,
     excludes_our_organization,
     get_or_404,
     paginate,
     scopes,
+    sort_enum,
     validation_error,
 )
 from orders import services
@@ -48,17 +50,11 @@ class ListQuery(Schema):
 
 
 def _ordering(sorting: list[str], allowed: dict[str, str]) -> list[str]:
-    fields = []
-    for criterion in sorting:
-        field = allowed.get(criterion.removeprefix("-"))
-        if field is None:
-            choices = ", ".join(f"{s}, -{s}" for s in allowed)
-            raise validation_error(
-                ["query", "sorting"],
-                f"Unknown sorting {criterion!r}; use one of: {choices}.",
-                criterion,
-            )
-        fields.append(("-" if criterion.startswith("-") else "") + field)
+    # Each criterion is one of the list's `sort_enum` values: the schema refused the rest.
+    fields = [
+        ("-" if criterion.startswith("-") else "") + allowed[criterion.removeprefix("-")]
+        for criterion in sorting
+    ]
     return [*fields, "-id" if fields and fields[-1].startswith("-") else "id"]
 
 
@@ -87,6 +83,8 @@ def _filter_customer_and_product(queryset, filters):
 # --- Orders -----------------------------------------------------------------------------
 
 ORDER_SORTINGS = {"created_at": "created_at", "status": "status", "amount": "total_amount"}
+OrderSortProperty = sort_enum("OrderSortProperty", ORDER_SORTINGS)
+OrderStatus = choices_enum("OrderStatus", Order.Status)
 
 
 class OrderListQuery(ListQuery):
@@ -94,9 +92,9 @@ class OrderListQuery(ListQuery):
     external_customer_id: list[str] | None = None
     product_id: list[UUID] | None = None
     subscription_id: list[UUID] | None = None
-    status: list[Order.Status] | None = None
+    status: list[OrderStatus] | None = None
     product_billing_type: list[str] | None = None
-    sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
+    sorting: list[OrderSortProperty] = Field(["-created_at"])
 
 
 def _orders(request):
@@ -157,6 +155,8 @@ SUBSCRIPTION_SORTINGS = {
     "amount": "amount",
     "current_period_end": "current_period_end",
 }
+SubscriptionSortProperty = sort_enum("SubscriptionSortProperty", SUBSCRIPTION_SORTINGS)
+SubscriptionStatus = choices_enum("SubscriptionStatus", Subscription.Status)
 
 
 class SubscriptionListQuery(ListQuery):
@@ -164,9 +164,9 @@ class SubscriptionListQuery(ListQuery):
     external_customer_id: list[str] | None = None
     product_id: list[UUID] | None = None
     active: bool | None = None
-    status: list[Subscription.Status] | None = None
+    status: list[SubscriptionStatus] | None = None
     cancel_at_period_end: bool | None = None
-    sorting: list[str] = Field(default_factory=lambda: ["-started_at"])
+    sorting: list[SubscriptionSortProperty] = Field(["-started_at"])
 
 
 def _subscriptions(request):
@@ -284,6 +284,7 @@ def _already_canceled(error: InvalidTransition) -> ApiError:
 # --- Products ---------------------------------------------------------------------------
 
 PRODUCT_SORTINGS = {"created_at": "created_at", "name": "name", "price_amount": "price_amount"}
+ProductSortProperty = sort_enum("ProductSortProperty", PRODUCT_SORTINGS)
 
 
 class ProductListQuery(ListQuery):
@@ -291,7 +292,7 @@ class ProductListQuery(ListQuery):
     query: str | None = None
     is_archived: bool | None = None
     is_recurring: bool | None = None
-    sorting: list[str] = Field(default_factory=lambda: ["-created_at"])
+    sorting: list[ProductSortProperty] = Field(["-created_at"])
 
 
 @products_router.get(

@@ -58,8 +58,9 @@ def test_an_oversized_body_is_a_4xx_not_a_500(api, settings):
 def test_an_unknown_sort_key_is_a_422(api, path):
     response = api.get(path, {"sorting": "password"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "sorting"]
-    assert "Unknown sorting 'password'" in response.json()["detail"][0]["msg"]
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", "sorting", 0]
+    assert "'created_at'" in detail["msg"] and "'-created_at'" in detail["msg"]
 
 
 @pytest.mark.parametrize("params", [{"page": 0}, {"limit": 0}, {"page": "x"}, {"active": "maybe"}])
