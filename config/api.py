@@ -9,7 +9,7 @@ works when given this server's base URL. Errors use Polar's bodies:
 import logging
 import math
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
@@ -110,6 +110,7 @@ def _on_domain_error(request, exc: DjangoValidationError):
 
 
 @api.exception_handler(Http404)
+@api.exception_handler(ObjectDoesNotExist)  # a row gone meanwhile (two deletes racing)
 def _on_not_found(request, exc):
     return _error(request, 404, "ResourceNotFound", "Not found")
 

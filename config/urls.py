@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import include, path
@@ -41,6 +42,19 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+# A Host not in ALLOWED_HOSTS (or any other request Django refuses as suspicious) is a 400
+# before any view runs; the API and the health check still answer it in JSON.
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path_info.startswith("/v1/") or request.path_info == "/healthz":
+        detail = (
+            "The Host header names a site this server does not serve."
+            if isinstance(exception, DisallowedHost)
+            else "Bad request."
+        )
+        return JsonResponse({"error": "BadRequest", "detail": detail}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path_info.startswith("/v1/"):
         detail = "Something went wrong on our side."
@@ -48,5 +62,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+handler400 = bad_request
 handler404 = not_found
 handler500 = server_error

@@ -150,11 +150,16 @@ def customer_delete(*, customer: Customer, anonymize: bool = False) -> Customer:
     With `anonymize`, personal data is scrubbed as well (for erasure requests): the email
     becomes a hash, name and billing details are cleared; a business's name and tax ID
     stay, as its invoices need them.
+
+    A customer someone else deleted meanwhile raises Customer.DoesNotExist: it is gone
+    (the API answers 404), not an invalid request.
     """
     from orders.services import subscription_revoke
 
     with transaction.atomic():
-        current = _lock_live(customer)
+        current = Customer.objects.live().select_for_update().filter(pk=customer.pk).first()
+        if current is None:
+            raise Customer.DoesNotExist("This customer has already been deleted.")
         now = timezone.now()
         for subscription in current.subscriptions.ongoing().select_for_update():
             subscription_revoke(subscription=subscription, now=now)

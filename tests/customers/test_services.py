@@ -149,7 +149,8 @@ def test_a_deleted_customer_cannot_be_updated_or_deleted_again(organization):
     services.customer_delete(customer=customer)
     with pytest.raises(ValidationError, match="deleted"):
         services.customer_update(customer=customer, name="Ghost")
-    with pytest.raises(ValidationError, match="deleted"):
+    # Gone, not invalid: the API answers a second delete with 404.
+    with pytest.raises(Customer.DoesNotExist, match="deleted"):
         services.customer_delete(customer=customer)
 
 
