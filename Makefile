@@ -1,4 +1,4 @@
-.PHONY: demo test lint format bench
+.PHONY: demo test serve lint format bench
 
 # Set up, seed the demo data and serve it at http://127.0.0.1:8000
 demo:
@@ -7,6 +7,11 @@ demo:
 # Set up and run the whole suite on SQLite and PostgreSQL
 test:
 	@scripts/test.sh
+
+# Serve for production with gunicorn (settings from the environment; see README)
+serve:
+	@[ -n "$$APP_PYTHON" ] || [ -x .venv/bin/gunicorn ] || scripts/bootstrap.sh
+	@scripts/serve.sh
 
 # Load a million generated customers (kept between runs) and print the benchmark table
 bench:
