@@ -4,6 +4,12 @@ arrive at the same moment; the same key with a different body is refused.
 
 Keys belong to the organization of the access token. The first request claims the key with
 a unique row; a concurrent copy waits for it to finish and then replays its answer.
+
+That wait is the one place a request holds its worker without working, and it is not a
+punishment: the copy waits only as long as the first copy takes to answer (polling every
+`POLL_SECONDS`), which is about what running it again would have cost, and it answers at
+once once the first is done. It is bounded: `WAIT_SECONDS` in all, whatever happens to
+the key meanwhile; after that the copy gets a 409 with `Retry-After` and the worker is free.
 """
 
 import hashlib
@@ -18,7 +24,8 @@ from core.models import IdempotencyKey
 from organizations.services import access_token_authenticate
 
 TTL = timedelta(hours=24)
-WAIT_SECONDS = 10.0
+WAIT_SECONDS = 10.0  # the longest a copy waits for the first, in all
+POLL_SECONDS = 0.05
 MAX_KEY_LENGTH = 255
 
 
@@ -61,31 +68,40 @@ class IdempotencyMiddleware:
 
 
 def _claim(organization_id, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
+    """Claim the key (True), or the record of the copy that holds it (False): answered,
+    for another body, or still running when `WAIT_SECONDS` are up."""
     now = timezone.now()
     IdempotencyKey.objects.filter(
         organization_id=organization_id, key=key, expires_at__lte=now
     ).delete()
-    try:
-        with transaction.atomic():
-            record = IdempotencyKey.objects.create(
-                organization_id=organization_id,
-                key=key,
-                request_hash=fingerprint,
-                expires_at=now + TTL,
-            )
-        return record, True
-    except IntegrityError:
-        pass
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        record = IdempotencyKey.objects.filter(organization_id=organization_id, key=key).first()
-        if record is None:  # the first request failed and let go of the key: take it
-            return _claim(organization_id, key, fingerprint)
-        if record.status_code is not None or record.request_hash != fingerprint:
-            return record, False
-        if time.monotonic() > deadline:
-            return record, False
-        time.sleep(0.05)
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    organization_id=organization_id,
+                    key=key,
+                    request_hash=fingerprint,
+                    expires_at=now + TTL,
+                )
+            return record, True
+        except IntegrityError:
+            pass
+        while (
+            record := IdempotencyKey.objects.filter(
+                organization_id=organization_id, key=key
+            ).first()
+        ) is not None:
+            if record.status_code is not None or record.request_hash != fingerprint:
+                return record, False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return record, False
+            time.sleep(min(POLL_SECONDS, left))
+        # The holder failed and let go of the key: take it (same deadline, so a key that
+        # keeps changing hands cannot keep a copy waiting).
+        if time.monotonic() >= deadline:
+            return IdempotencyKey(request_hash=fingerprint), False  # "still running"
 
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> HttpResponse:
@@ -96,7 +112,9 @@ def _replay(record: IdempotencyKey, fingerprint: str) -> HttpResponse:
             "This Idempotency-Key was used with a different request; use a new key.",
         )
     if record.status_code is None:
-        return _error(409, "Conflict", "A request with this Idempotency-Key is still running.")
+        response = _error(409, "Conflict", "A request with this Idempotency-Key is still running.")
+        response["Retry-After"] = "1"
+        return response
     response = HttpResponse(
         bytes(record.response_body), status=record.status_code, content_type="application/json"
     )
