@@ -1,10 +1,13 @@
 """Reads of customers. Every tenant read starts at `Customer.objects.for_org(org)`."""
 
+import json
 import math
 import re
+from collections import Counter
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import OperationalError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTransform
 
@@ -15,6 +18,16 @@ DECIMAL = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?")
 # Sort keys as the API names them, each mapped to its model field.
 SORTINGS = {"created_at": "created_at", "email": "email", "name": "name"}
 DEFAULT_SORTING = "-created_at"
+
+# The dashboard list counts its matches exactly up to this many; past it, it says "about"
+# the planner's estimate (PostgreSQL) or "more than" (SQLite) rather than count them all.
+EXACT_COUNT_UP_TO = 1000
+COUNT_TIME_BUDGET_MS = 50
+# The metadata filter suggests this many keys of the organization, and values of each.
+SUGGESTED_KEYS = 50
+SUGGESTED_VALUES = 10
+# SQLite keeps no counters: its suggestions come from the newest customers' metadata.
+SUGGESTION_SAMPLE = 500
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -122,6 +135,132 @@ def mark_active_subscriptions(customers: list) -> list:
     for customer in customers:
         customer.has_active_subscription = customer.pk in active
     return customers
+
+
+@dataclass(frozen=True)
+class ListCount:
+    """How many customers a list shows: `exact`, else an estimate (`about`) or, when not
+    even that is known, a lower bound."""
+
+    value: int
+    exact: bool = True
+    about: bool = False
+
+    @property
+    def text(self) -> str:
+        noun = "customer" if self.value == 1 and self.exact else "customers"
+        if self.exact:
+            return f"{self.value:,} {noun}"
+        return f"{'about' if self.about else 'more than'} {self.value:,} {noun}"
+
+
+def count_listed(customers, *, organization, filters: dict, narrowed: bool) -> ListCount:
+    """How many of `customers` there are, never at the cost of counting them all.
+
+    One metadata key and nothing else (`narrowed` says a search or the active filter is
+    on): the counters PostgreSQL keeps answer exactly, as for the API's total_count.
+    Otherwise up to EXACT_COUNT_UP_TO rows are counted (within a time budget when a search
+    or the active filter could make even that slow), and past that PostgreSQL's planner
+    estimates.
+    """
+    from customers.counts import metadata_count
+
+    if filters and not narrowed:
+        counted = metadata_count(organization, filters)
+        if counted is not None:
+            return ListCount(counted)
+    try:
+        if narrowed and connection.vendor == "postgresql":
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [COUNT_TIME_BUDGET_MS])
+                counted = _count_up_to(customers, EXACT_COUNT_UP_TO)
+                # Within an outer transaction the budget would outlive this block.
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        else:
+            counted = _count_up_to(customers, EXACT_COUNT_UP_TO)
+    except OperationalError:  # cancelled at the time budget
+        counted = None
+    if counted is not None and counted <= EXACT_COUNT_UP_TO:
+        return ListCount(counted)
+    if connection.vendor == "postgresql":
+        return ListCount(max(_planner_estimate(customers), counted or 0), exact=False, about=True)
+    return ListCount(EXACT_COUNT_UP_TO, exact=False)
+
+
+def _count_up_to(customers, limit: int) -> int:
+    """min(count, limit + 1): reads at most limit + 1 rows."""
+    return customers[: limit + 1].count()
+
+
+def _planner_estimate(customers) -> int:
+    plan = json.loads(customers.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def metadata_suggestions(organization) -> list[dict]:
+    """The organization's metadata keys and some values of each, for the list's filter:
+    `[{"key": "plan", "values": ["pro", "team"]}, ...]`, keys in order, at most
+    SUGGESTED_KEYS of them and SUGGESTED_VALUES values each, in one query whatever the
+    number of customers. On PostgreSQL the counters (`CustomerMetadataCount`) know every
+    key: the keys are found by skipping through their index, one probe per key, and each
+    key's first values in order; SQLite looks at the newest customers."""
+    if connection.vendor != "postgresql":
+        return _sampled_metadata_suggestions(organization)
+    from customers.models import CustomerMetadataCount
+
+    table = connection.ops.quote_name(CustomerMetadataCount._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE keys(key) AS (
+            (SELECT key FROM {table} WHERE organization_id = %(org)s AND customers > 0
+             ORDER BY key LIMIT 1)
+            UNION ALL
+            SELECT (SELECT c.key FROM {table} c
+                    WHERE c.organization_id = %(org)s AND c.key > keys.key AND c.customers > 0
+                    ORDER BY c.key LIMIT 1)
+            FROM keys WHERE keys.key IS NOT NULL
+        )
+        SELECT k.key, v.value
+        FROM (SELECT key FROM keys WHERE key IS NOT NULL LIMIT %(keys)s) k
+        CROSS JOIN LATERAL (
+            SELECT c.value FROM {table} c
+            WHERE c.organization_id = %(org)s AND c.key = k.key
+            GROUP BY c.value HAVING sum(c.customers) > 0
+            ORDER BY c.value LIMIT %(values)s
+        ) v
+        ORDER BY k.key, v.value
+    """
+    params = {"org": organization.pk, "keys": SUGGESTED_KEYS, "values": SUGGESTED_VALUES}
+    suggestions: dict[str, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for key, token in cursor.fetchall():
+            # Tokens are typed ("s:pro", "n:3", "b:true"); a URL filter is text.
+            suggestions.setdefault(key, []).append(token.partition(":")[2])
+    return [{"key": key, "values": values} for key, values in suggestions.items()]
+
+
+def _sampled_metadata_suggestions(organization) -> list[dict]:
+    from customers.models import Customer
+
+    sample = (
+        Customer.objects.for_org(organization)
+        .order_by("-created_at")
+        .values_list("metadata", flat=True)[:SUGGESTION_SAMPLE]
+    )
+    values: dict[str, Counter] = {}
+    for metadata in sample:
+        for key, value in (metadata or {}).items():
+            values.setdefault(key, Counter())[_as_url_text(value)] += 1
+    return [
+        {"key": key, "values": sorted(v for v, _ in values[key].most_common(SUGGESTED_VALUES))}
+        for key in sorted(values)[:SUGGESTED_KEYS]
+    ]
+
+
+def _as_url_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def metadata_filters(params) -> dict[str, list[str]]:

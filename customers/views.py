@@ -35,7 +35,13 @@ from customers.forms import (
     value_type,
 )
 from customers.models import Customer
-from customers.querysets import SORTINGS, mark_active_subscriptions, metadata_filters
+from customers.querysets import (
+    SORTINGS,
+    count_listed,
+    mark_active_subscriptions,
+    metadata_filters,
+    metadata_suggestions,
+)
 from orders.metrics import customer_metrics
 from orders.models import Order
 from organizations.access import get_customer_or_404, get_membership_or_404
@@ -106,6 +112,15 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     }
     # "Load more" asks for rows only; the search form asks for the whole result block.
     partial = "rows" if request.htmx and not context["is_first_page"] else "results"
+    if partial == "results":
+        context["count"] = count_listed(
+            customers,
+            organization=organization,
+            filters=filters,
+            narrowed=bool(query or active is not None),
+        )
+    if not request.htmx:  # the suggestions sit outside the results an HTMX search swaps
+        context["metadata_suggestions"] = metadata_suggestions(organization)
     return _render(request, "customers/customer_list.html", partial, context)
 
 

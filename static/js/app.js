@@ -25,6 +25,18 @@
     copy.querySelector("input").focus();
   });
 
+  // The metadata filter suggests the values of the key typed: each key has a datalist.
+  function suggestValues(event) {
+    var key = event.target.closest && event.target.closest("[data-suggest-values]");
+    if (!key) return;
+    var input = document.getElementById(key.dataset.suggestValues);
+    var lists = document.querySelectorAll("datalist[data-key]");
+    var match = Array.prototype.find.call(lists, function (list) { return list.dataset.key === key.value; });
+    if (match) input.setAttribute("list", match.id); else input.removeAttribute("list");
+  }
+  document.addEventListener("input", suggestValues);
+  document.addEventListener("change", suggestValues);
+
   // The revenue chart reads its data from a json_script block (no inline script).
   function drawRevenueChart(root) {
     var canvas = root.querySelector("#revenue-chart");

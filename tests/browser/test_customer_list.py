@@ -180,3 +180,54 @@ def test_export_downloads_the_searched_customers_as_csv(owner_page, organization
     lines = download.path().read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("id,external_id,created_at,email,name,")
     assert len(lines) == 2 and "alan@bletchley.example" in lines[1]
+
+
+def test_the_list_counts_its_matches_as_you_search(owner_page, organization, customers):
+    page = owner_page
+    page.goto(list_url(organization))
+    expect(page.locator("#customer-count")).to_have_text("3 customers")
+    page.get_by_label("Search").press_sequentially("hopp")
+    expect(page.locator("#customer-count")).to_have_text("1 customer")
+
+
+def test_the_metadata_filter_suggests_the_keys_and_the_values_of_the_key_chosen(
+    owner_page, organization, customers
+):
+    page = owner_page
+    page.goto(list_url(organization))
+    page.get_by_text("Filter by metadata").click()
+    key, value = page.locator("#id_filter_key"), page.locator("#id_filter_value")
+    keys = page.locator("datalist#metadata-keys option")
+    expect(keys).to_have_count(2)
+    assert [o.get_attribute("value") for o in keys.all()] == ["plan", "seats"]
+
+    key.fill("plan")
+    values = page.locator(f"datalist#{value.get_attribute('list')} option")
+    assert [o.get_attribute("value") for o in values.all()] == ["free", "pro"]
+    key.fill("seats")
+    values = page.locator(f"datalist#{value.get_attribute('list')} option")
+    assert [o.get_attribute("value") for o in values.all()] == ["5"]
+    key.fill("nothing-like-it")
+    expect(value).not_to_have_attribute("list", re.compile(".*"))
+
+
+def test_on_a_phone_each_row_shows_name_email_and_status_unclipped(
+    new_page, sign_in, owner, organization, customers
+):
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(page, owner)
+    CustomerFactory(
+        organization=organization,
+        name="Maria Salomea Skłodowska-Curie",
+        email="maria.salomea.sklodowska-curie@sorbonne-universite.example",
+    )
+    page.goto(list_url(organization))
+    row = page.locator("#customer-rows tr").first
+    for part in (row.locator("strong"), row.locator(".email"), row.locator("th, td").last):
+        expect(part).to_be_visible()
+        box = part.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, part
+        # Not cut off: everything the element holds fits inside it.
+        assert part.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), part
+    expect(row.locator("td").last).to_have_text("Inactive")
+    expect(page.get_by_role("columnheader", name="Status")).to_be_visible()

@@ -151,3 +151,54 @@ def test_the_customer_detail_fits_a_phone_screen(new_page, sign_in, owner, custo
 
     page_width = page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 390, f"the page is {page_width}px wide on a 390px screen"
+
+
+def phone_page(new_page, **options):
+    return new_page(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, **options
+    )
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_on_a_phone_the_top_bar_is_one_row_with_a_menu(
+    new_page, sign_in, owner, organization, javascript
+):
+    page = phone_page(new_page, java_script_enabled=javascript)
+    sign_in(page, owner)
+    page.goto(reverse("customers:list", args=[organization.slug]))
+    topbar = page.locator("header.topbar")
+    assert topbar.bounding_box()["height"] < 60, "the top bar wraps onto several rows"
+    products = topbar.get_by_role("link", name="Products")
+    expect(products).to_be_hidden()
+    expect(topbar.get_by_role("button", name="Sign out")).to_be_hidden()
+
+    topbar.locator("summary", has_text="Menu").click()
+    expect(products).to_be_visible()
+    expect(topbar.get_by_role("button", name="Sign out")).to_be_visible()
+    products.click()
+    expect(page.get_by_role("heading", name="Products", level=1)).to_be_visible()
+
+
+def test_on_a_desktop_the_top_bar_shows_every_link_without_a_menu(owner_page, organization):
+    page = owner_page
+    page.goto(reverse("customers:list", args=[organization.slug]))
+    topbar = page.locator("header.topbar")
+    expect(topbar.locator("summary", has_text="Menu")).to_be_hidden()
+    nav = topbar.get_by_role("navigation", name="Dashboard")
+    for name in ("Customers", "Products", "Settings → API tokens", "Webhooks"):
+        expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(topbar.get_by_role("link", name="Password")).to_be_visible()
+    assert topbar.bounding_box()["height"] < 60
+
+
+def test_on_a_phone_the_key_figures_and_subscriptions_come_before_the_details(
+    new_page, sign_in, owner, customer_with_history
+):
+    page = phone_page(new_page)
+    sign_in(page, owner)
+    page.goto(detail_url(customer_with_history))
+
+    def top(name):
+        return page.get_by_role("region", name=name).bounding_box()["y"]
+
+    assert top("Key figures") < top("Subscriptions") < top("Details")

@@ -160,14 +160,32 @@ def test_empty_states(merchant, list_url, organization):
 def test_the_list_query_count_does_not_grow_with_rows(
     merchant, list_url, organization, django_assert_num_queries
 ):
-    # session, user, memberships with their organizations, one page of customers, the
-    # active subscriptions among that page's customers
-    CustomerFactory.create_batch(10, organization=organization)
-    with django_assert_num_queries(5):
+    # session, user, memberships with their organizations, the count (bounded), one page
+    # of customers, the active subscriptions among that page's customers, the metadata
+    # filter's suggestions
+    CustomerFactory.create_batch(10, organization=organization, metadata={"plan": "pro"})
+    with django_assert_num_queries(7):
         assert len(merchant.get(list_url).context["page"].rows) == 10
     CustomerFactory.create_batch(90, organization=organization)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         assert len(merchant.get(list_url, {"sorting": "email"}).context["page"].rows) == 50
+
+
+def test_load_more_and_searching_over_htmx_skip_what_they_do_not_show(
+    merchant, list_url, organization, django_assert_num_queries
+):
+    from django.db import connection
+
+    CustomerFactory.create_batch(60, organization=organization)
+    next_url = merchant.get(list_url).context["next_url"]
+    # session, user, memberships, the page, its active subscriptions: no count, no
+    # suggestions (the rows go below the ones shown)
+    with django_assert_num_queries(5):
+        merchant.get(next_url, headers={"HX-Request": "true"})
+    # the same and the count: the suggestions stay on the page, outside the results; on
+    # PostgreSQL the count's time budget, set and reset in a savepoint
+    with django_assert_num_queries(6 + (4 if connection.vendor == "postgresql" else 0)):
+        merchant.get(list_url, {"active": "false"}, headers={"HX-Request": "true"})
 
 
 @pytest.mark.parametrize("sorting", ["-created_at", "created_at", "email", "-name"])
@@ -188,10 +206,11 @@ def test_a_search_query_count(merchant, list_url, organization, django_assert_nu
     from django.db import connection
 
     CustomerFactory.create_batch(5, organization=organization, name="Findme")
-    # session, user, memberships, the page, the page's active subscriptions; on PostgreSQL
-    # also the fast search path's time budget, set and reset around the page in its own
-    # transaction (a savepoint and its release here, inside the test's transaction)
-    expected = 5 + (4 if connection.vendor == "postgresql" else 0)
+    # session, user, memberships, the count, the page, the page's active subscriptions, the
+    # suggestions; on PostgreSQL also the time budgets of the count and of the fast search
+    # path, each set and reset around its query in its own transaction (a savepoint and
+    # its release here, inside the test's transaction)
+    expected = 7 + (8 if connection.vendor == "postgresql" else 0)
     with django_assert_num_queries(expected):
         response = merchant.get(list_url, {"query": "findme"})
     assert len(response.context["page"].rows) == 5
@@ -215,3 +234,111 @@ def test_a_search_past_its_time_budget_falls_back_to_the_index_walk(
     CustomerFactory(organization=organization, email="ada@example.com", name="Ada Lovelace")
     CustomerFactory(organization=organization, email="bob@example.com")
     assert emails(merchant.get(list_url, {"query": "lovelace"})) == ["ada@example.com"]
+
+
+# --- How many match, the status column, nameless customers, metadata suggestions --------
+
+
+def count_text(response) -> str:
+    return " ".join(response.context["count"].text.split())
+
+
+def test_the_list_says_how_many_customers_match(merchant, list_url, organization):
+    CustomerFactory(organization=organization, name="Ada Lovelace")
+    CustomerFactory.create_batch(2, organization=organization)
+    response = merchant.get(list_url)
+    assert count_text(response) == "3 customers"
+    assert '<p class="list-count" id="customer-count">3 customers</p>' in response.text
+    assert count_text(merchant.get(list_url, {"query": "lovelace"})) == "1 customer"
+
+
+def test_past_the_exact_bound_the_count_is_an_estimate_never_a_full_count(
+    merchant, list_url, organization, monkeypatch, django_assert_num_queries
+):
+    from django.db import connection
+
+    from customers import querysets
+
+    monkeypatch.setattr(querysets, "EXACT_COUNT_UP_TO", 3)
+    CustomerFactory.create_batch(5, organization=organization)
+    text = count_text(merchant.get(list_url))
+    if connection.vendor == "postgresql":
+        assert text.startswith("about ")  # the planner's estimate
+    else:
+        assert text == "more than 3 customers"
+
+
+def test_a_filter_on_one_metadata_key_is_counted_exactly_from_the_counters(
+    postgres_only, merchant, list_url, organization, other_organization, monkeypatch
+):
+    from customers import querysets
+
+    monkeypatch.setattr(querysets, "EXACT_COUNT_UP_TO", 2)
+    CustomerFactory.create_batch(4, organization=organization, metadata={"plan": "pro"})
+    CustomerFactory(organization=organization, metadata={"plan": "team"})
+    CustomerFactory(organization=other_organization, metadata={"plan": "pro"})
+    assert count_text(merchant.get(list_url, {"metadata[plan]": "pro"})) == "4 customers"
+
+
+def test_a_search_past_its_count_budget_gives_the_estimate(
+    postgres_only, merchant, list_url, organization, monkeypatch
+):
+    from django.db import OperationalError
+
+    from customers import querysets
+
+    def timed_out(queryset, limit):
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(querysets, "_count_up_to", timed_out)
+    CustomerFactory(organization=organization, name="Ada Lovelace")
+    assert count_text(merchant.get(list_url, {"query": "lovelace"})).startswith("about ")
+
+
+def test_the_status_column_has_a_visible_header(merchant, list_url, organization):
+    CustomerFactory(organization=organization)
+    assert '<th scope="col" class="status">Status</th>' in merchant.get(list_url).text
+
+
+def test_a_customer_without_a_name_shows_the_email_once(merchant, list_url, organization):
+    CustomerFactory(organization=organization, name="", email="nameless@example.com")
+    CustomerFactory(organization=organization, name="Ada Lovelace", email="ada@example.com")
+    page = merchant.get(list_url).text
+    assert page.count("nameless@example.com") == 1
+    assert page.count("ada@example.com") == 1
+    assert page.count("Ada Lovelace") == 1
+
+
+def test_the_metadata_filter_suggests_my_keys_and_their_values(
+    merchant, list_url, organization, other_organization
+):
+    CustomerFactory(organization=organization, metadata={"plan": "pro", "seats": 3})
+    CustomerFactory(organization=organization, metadata={"plan": "team", "beta": True})
+    removed = CustomerFactory(organization=organization, metadata={"gone": "x"})
+    services.customer_delete(customer=removed)
+    CustomerFactory(organization=other_organization, metadata={"secret": "theirs"})
+    response = merchant.get(list_url)
+    suggestions = {s["key"]: s["values"] for s in response.context["metadata_suggestions"]}
+    assert suggestions == {
+        "beta": ["true"],
+        "plan": ["pro", "team"],
+        "seats": ["3"],
+    }
+    page = response.text
+    assert 'list="metadata-keys"' in page
+    assert '<option value="plan">' in page
+    assert '<datalist id="metadata-values-2" data-key="plan">' in page
+    assert "secret" not in page and "theirs" not in page
+    assert 'placeholder="plan"' not in page and 'placeholder="pro"' not in page  # samples
+
+
+def test_the_metadata_suggestions_stay_bounded(merchant, list_url, organization, monkeypatch):
+    from customers import querysets
+
+    monkeypatch.setattr(querysets, "SUGGESTED_KEYS", 2)
+    monkeypatch.setattr(querysets, "SUGGESTED_VALUES", 1)
+    CustomerFactory(organization=organization, metadata={"a": "1", "b": "x", "c": "z"})
+    CustomerFactory(organization=organization, metadata={"b": "y"})
+    suggestions = merchant.get(list_url).context["metadata_suggestions"]
+    assert [s["key"] for s in suggestions] == ["a", "b"]
+    assert all(len(s["values"]) == 1 for s in suggestions)
