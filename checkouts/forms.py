@@ -1,6 +1,7 @@
 from django import forms
 
 from checkouts.payments import TestModeProcessor
+from customers.forms import CountryField
 
 
 class CheckoutForm(forms.Form):
@@ -15,14 +16,7 @@ class CheckoutForm(forms.Form):
         label="Postal code", max_length=32, required=False
     )
     customer_billing_address_city = forms.CharField(label="City", max_length=128, required=False)
-    customer_billing_address_country = forms.RegexField(
-        label="Country",
-        regex=r"^[A-Za-z]{2}$",
-        required=False,
-        max_length=2,
-        error_messages={"invalid": "Use a two-letter country code, e.g. US."},
-        help_text="Two letters, e.g. US.",
-    )
+    customer_billing_address_country = CountryField()
     payment_token = forms.ChoiceField(
         label="Test card",
         choices=[
@@ -38,8 +32,9 @@ class CheckoutForm(forms.Form):
         address = [
             data.get(f"customer_billing_address_{p}") for p in ("line1", "postal_code", "city")
         ]
-        if any(address) and not data.get("customer_billing_address_country"):
-            self.add_error("customer_billing_address_country", "Add the country of this address.")
+        country = "customer_billing_address_country"
+        if any(address) and not data.get(country) and country not in self.errors:
+            self.add_error(country, "Add the country of this address.")
         return data
 
     def buyer(self) -> dict:

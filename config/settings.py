@@ -114,6 +114,8 @@ TEMPLATES = [
         },
     },
 ]
+# Every form field as one grid cell: label above (no colon), control, error, focus.
+FORM_RENDERER = "core.form_layout.DashboardFormRenderer"
 
 
 def _database_from_env() -> dict:

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from customers.countries import UNKNOWN_COUNTRY_MESSAGE, country_choices
 from customers.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
 from customers.models import BILLING_FIELDS, EXTERNAL_ID_LOCKED_MESSAGE, Customer
 from customers.querysets import DEFAULT_SORTING, SORTINGS
@@ -20,6 +21,33 @@ SORTING_CHOICES = [
     ("-name", "Name Z to A"),
 ]
 assert {s.lstrip("-") for s, _ in SORTING_CHOICES} == set(SORTINGS)
+
+
+class CountryField(forms.ChoiceField):
+    """A menu of ISO 3166-1 countries by name that submits the code; a native <select>,
+    so typing a name's first letters picks it, with or without JavaScript."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", lambda: [("", "Choose a country"), *country_choices()])
+        kwargs.setdefault("label", "Country")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("error_messages", {"invalid_choice": UNKNOWN_COUNTRY_MESSAGE})
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value).strip()
+        return value.upper() if len(value) == 2 else value
+
+    def validate(self, value) -> None:
+        try:
+            super().validate(value)
+        except ValidationError as error:
+            # Quote what was sent, as the model's message does.
+            if error.code == "invalid_choice":
+                raise ValidationError(
+                    UNKNOWN_COUNTRY_MESSAGE, code="invalid_choice", params={"value": repr(value)}
+                ) from None
+            raise
 
 
 class CustomerListForm(forms.Form):
@@ -203,6 +231,7 @@ class CustomerProfileForm(ConcurrencyTokenMixin, forms.ModelForm):
         },
     )
     token_fields = ("version",)
+    billing_address_country = CountryField()
 
     class Meta:
         model = Customer

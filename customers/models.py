@@ -5,6 +5,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from core.models import BaseModel
+from customers.countries import validate_country_code
 from customers.metadata import validate_metadata
 from customers.querysets import CustomerQuerySet
 from organizations.models import Organization
@@ -145,8 +146,22 @@ class Customer(BaseModel):
         self.email = (self.email or "").strip()
         if self.external_id is not None:
             self.external_id = self.external_id.strip() or None
-        self.billing_address_country = (self.billing_address_country or "").upper()
-        super().clean_fields(exclude=exclude)
+        self.billing_address_country = (self.billing_address_country or "").strip().upper()
+        errors: dict = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        # An ISO country, checked here rather than as a field validator so the column's
+        # definition (and its migrations) stay as they are.
+        field = "billing_address_country"
+        if field not in errors and field not in (exclude or ()):
+            try:
+                validate_country_code(self.billing_address_country)
+            except ValidationError as error:
+                errors[field] = error.error_list
+        if errors:
+            raise ValidationError(errors)
 
     def clean(self) -> None:
         if self._changes_locked_external_id():

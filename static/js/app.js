@@ -77,5 +77,21 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { drawRevenueChart(document); });
+  // Focus the first field in error, on a page the server sent back and on a fragment htmx
+  // swapped in (the server also marks it with autofocus, which a swap does not honour
+  // once the page has loaded). A field the person is already in keeps the focus.
+  function focusFirstError(root) {
+    var field = root.querySelector('[aria-invalid="true"]');
+    var active = document.activeElement;
+    if (!field || (active && active.getAttribute("aria-invalid") === "true")) return;
+    field.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawRevenueChart(document);
+    focusFirstError(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    focusFirstError(event.target.isConnected ? event.target : document);
+  });
 })();

@@ -100,7 +100,9 @@ def test_an_invalid_country_is_reported_next_to_the_field(merchant, organization
     response = merchant.post(url("edit", customer), profile(customer, billing_address_country="1"))
     assert response.status_code == 422
     assert response.context["form"].errors == {
-        "billing_address_country": ["Use a two-letter country code, e.g. US."]
+        "billing_address_country": [
+            "Choose a country from the list: '1' is not an ISO 3166-1 country code."
+        ]
     }
 
 
