@@ -11,7 +11,7 @@ from pydantic import Field
 
 from checkouts.models import Checkout
 from customers.models import EMAIL_MAX_LENGTH
-from customers.schemas import AddressIn, AddressOut, MetadataOut
+from customers.schemas import AddressIn, AddressOut, MetadataIn, MetadataOut
 from orders.schemas import PriceOut, ProductFields, price_out, product_base_out
 
 # The buyer's email, the customer's rules (an empty one is no email yet).
@@ -26,8 +26,8 @@ class CheckoutCreateIn(Schema):
     customer_billing_name: str | None = Field(None, max_length=256)
     customer_billing_address: AddressIn | None = None
     customer_tax_id: str | None = Field(None, max_length=64)
-    customer_metadata: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    customer_metadata: MetadataIn = Field(default_factory=dict)
+    metadata: MetadataIn = Field(default_factory=dict)
     success_url: str | None = Field(None, max_length=2000)
 
 

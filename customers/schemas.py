@@ -9,14 +9,38 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
+from customers.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_STRING_LENGTH
 from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
 
 # What the model's EmailField takes, stated in the document; the model checks the rest.
 Email = Annotated[
     str,
     Field(min_length=1, max_length=EMAIL_MAX_LENGTH, json_schema_extra={"format": "email"}),
+]
+
+
+# Metadata as it comes in. One validator (customers/metadata.py, through check_metadata)
+# checks it, so every rule is reported the same way at its key; the document states the
+# same rules, from the same constants.
+MetadataIn = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_KEYS,
+            "propertyNames": {"minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": MAX_STRING_LENGTH},
+                    {"type": "integer"},
+                    {"type": "number"},
+                    {"type": "boolean"},
+                ]
+            },
+        }
+    ),
 ]
 
 
@@ -44,7 +68,7 @@ class CustomerCreateIn(Schema):
     external_id: str | None = Field(
         None, max_length=200, description="Your ID for the customer. Once set, it can't change."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MetadataIn = Field(default_factory=dict)
     billing_address: AddressIn | None = None
     tax_id: str | None = Field(None, max_length=64)
     locale: str | None = Field(None, max_length=16)
@@ -58,7 +82,7 @@ class CustomerUpdateIn(Schema):
     email: Email | None = None
     name: str | None = Field(None, max_length=256)
     external_id: str | None = Field(None, max_length=200)
-    metadata: dict[str, Any] | None = None
+    metadata: MetadataIn | None = None
     billing_address: AddressIn | None = None
     tax_id: str | None = Field(None, max_length=64)
     locale: str | None = Field(None, max_length=16)
@@ -70,7 +94,7 @@ class CustomerUpdateExternalIn(Schema):
 
     email: Email | None = None
     name: str | None = Field(None, max_length=256)
-    metadata: dict[str, Any] | None = None
+    metadata: MetadataIn | None = None
     billing_address: AddressIn | None = None
     tax_id: str | None = Field(None, max_length=64)
     locale: str | None = Field(None, max_length=16)

@@ -1,5 +1,6 @@
 """`/v1/orders/`, `/v1/subscriptions/` and `/v1/products/`, in Polar's shapes."""
 
+from typing import Literal
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -85,6 +86,7 @@ def _filter_customer_and_product(queryset, filters):
 ORDER_SORTINGS = {"created_at": "created_at", "status": "status", "amount": "total_amount"}
 OrderSortProperty = sort_enum("OrderSortProperty", ORDER_SORTINGS)
 OrderStatus = choices_enum("OrderStatus", Order.Status)
+ProductBillingType = Literal["one_time", "recurring"]
 
 
 class OrderListQuery(ListQuery):
@@ -93,7 +95,7 @@ class OrderListQuery(ListQuery):
     product_id: list[UUID] | None = None
     subscription_id: list[UUID] | None = None
     status: list[OrderStatus] | None = None
-    product_billing_type: list[str] | None = None
+    product_billing_type: list[ProductBillingType] | None = None
     sorting: list[OrderSortProperty] = Field(["-created_at"])
 
 
@@ -122,12 +124,6 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
         orders = orders.filter(status__in=filters.status)
     if filters.product_billing_type:
         types = set(filters.product_billing_type)
-        if not types <= {"one_time", "recurring"}:
-            raise validation_error(
-                ["query", "product_billing_type"],
-                "Use one_time or recurring.",
-                filters.product_billing_type,
-            )
         if types == {"one_time"}:
             orders = orders.filter(subscription__isnull=True)
         elif types == {"recurring"}:

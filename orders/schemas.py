@@ -11,7 +11,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
-from customers.schemas import CustomerOut, MetadataOut, Pagination, customer_out
+from customers.schemas import CustomerOut, MetadataIn, MetadataOut, Pagination, customer_out
 from orders.models import Order, Product, Subscription
 
 Interval = Literal["day", "week", "month", "year"]
@@ -35,7 +35,7 @@ class ProductCreateIn(Schema):
     recurring_interval: Literal["month", "year"] | None = None
     recurring_interval_count: Literal[1] | None = None
     visibility: Literal["public"] = "public"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MetadataIn = Field(default_factory=dict)
     organization_id: UUID | None = None
 
 
@@ -44,7 +44,7 @@ class ProductUpdateIn(Schema):
     description: str | None = Field(None, max_length=5000)
     is_archived: bool | None = None
     prices: list[ExistingPriceIn | PriceFixedIn] | None = Field(None, min_length=1, max_length=1)
-    metadata: dict[str, Any] | None = None
+    metadata: MetadataIn | None = None
 
 
 class PriceOut(Schema):

@@ -147,3 +147,36 @@ def test_an_empty_email_is_refused_as_the_document_says(api):
     response = api.post("/v1/customers/", data={"email": ""}, content_type="application/json")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "email"]
+
+
+METADATA_FIELDS = [
+    ("CustomerCreateIn", "metadata"),
+    ("CustomerUpdateIn", "metadata"),
+    ("CustomerUpdateExternalIn", "metadata"),
+    ("ProductCreateIn", "metadata"),
+    ("ProductUpdateIn", "metadata"),
+    ("CheckoutCreateIn", "metadata"),
+    ("CheckoutCreateIn", "customer_metadata"),
+]
+
+
+@pytest.mark.parametrize(("schema", "field"), METADATA_FIELDS)
+def test_the_document_states_the_metadata_rules(schema, field):
+    document = _document()
+    prop = _resolve(document, document["components"]["schemas"][schema]["properties"][field])
+    assert prop["type"] == "object"
+    assert prop["maxProperties"] == 50
+    assert prop["propertyNames"] == {"minLength": 1, "maxLength": 40}
+    values = prop["additionalProperties"]["anyOf"]
+    assert {"type": "string", "minLength": 1, "maxLength": 500} in values
+    assert {v["type"] for v in values} == {"string", "integer", "number", "boolean"}
+
+
+def test_the_document_lists_the_billing_types_the_orders_filter_takes(api):
+    document = _document()
+    parameter = _parameter(document, "/v1/orders/", "product_billing_type")
+    assert _resolve(document, parameter["items"])["enum"] == ["one_time", "recurring"]
+    assert api.get("/v1/orders/", {"product_billing_type": "recurring"}).status_code == 200
+    response = api.get("/v1/orders/", {"product_billing_type": "lifetime"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:2] == ["query", "product_billing_type"]
