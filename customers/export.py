@@ -3,22 +3,35 @@
 
 One row per customer, oldest first, with the columns of `CSV_COLUMNS`. Times are UTC
 (`2026-11-24T21:52:10.968191Z`), empty text and a missing external ID are empty fields,
-and `metadata` is the customer's JSON object. Lines end with `\\n`.
+and `metadata` is the customer's JSON object, as PostgreSQL prints jsonb (keys by length,
+then bytes). Lines end with `\\n`.
 
 On PostgreSQL the server writes the CSV itself (`COPY (SELECT ...) TO STDOUT`), which is
 what makes a million rows take seconds: Python only forwards the bytes in ~64 KB pieces.
-SQLite has no COPY; there Python's csv module writes the same format.
+SQLite has no COPY; there Python's csv module writes the same format, byte for byte.
+
+Spreadsheet formulas (CSV injection): a text cell that begins with `=`, `+`, `-`, `@`, a
+tab or a carriage return would be run as a formula by Excel, LibreOffice or Sheets
+(`=HYPERLINK(...)` as a customer's name), so it gets a `'` in front, as OWASP recommends.
+A value that already begins with quotes and then one of those characters (`'=x`) gets one
+more quote too, so `csv_cell_decode` can take exactly one quote off and give every value
+back as it was. The rule is `FORMULA_PATTERN`, applied in SQL on PostgreSQL and in Python
+on SQLite: the same bytes on both.
 """
 
 import csv
 import json
+import math
+import re
 from collections.abc import Iterator
 from datetime import UTC
+from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, Func, QuerySet, TextField, Value
-from django.db.models.functions import Cast, NullIf
+from django.db.models import Case, F, Func, IntegerField, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast, Concat, NullIf
+from django.db.models.lookups import In, Regex
 
 CSV_COLUMNS = [
     "id",
@@ -36,8 +49,54 @@ CSV_COLUMNS = [
     "billing_address_country",
     "metadata",
 ]
+# Text columns: every one but the ID (a UUID) and the time (digits). Metadata is a JSON
+# object, so its text starts with "{"; it goes through the same rule all the same.
+TEXT_COLUMNS = [c for c in CSV_COLUMNS if c not in ("id", "created_at")]
 PIECE_BYTES = 64 * 1024
 ORDER = ("created_at", "id")
+
+# Quotes (none or more) and then a character that makes a spreadsheet read a formula, at
+# the start of the cell. The same pattern for Python's re (`match` anchors it) and
+# PostgreSQL's regular expressions (with a `^`); the tab and carriage return are the
+# characters themselves, not escapes.
+FORMULA_PATTERN = "'*[-=+@\t\r]"
+_FORMULA = re.compile(FORMULA_PATTERN)
+
+
+def csv_cell_encode(value: str) -> str:
+    """The text of a CSV cell that no spreadsheet runs as a formula: `value` with a `'` in
+    front when it begins with `=`, `+`, `-`, `@`, tab or carriage return, or with quotes
+    followed by one of them (`'=x` becomes `''=x`). Everything else is left as it is."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def csv_cell_decode(value: str) -> str:
+    """The original value of a cell written by `csv_cell_encode` (for importing our own
+    export): one leading `'` is taken off when what follows it would have been quoted."""
+    if value.startswith("'") and _FORMULA.match(value, 1):
+        return value[1:]
+    return value
+
+
+# The characters a cell to quote can begin with: the triggers, and the quote itself.
+_FIRST_CHARACTERS = [ord(c) for c in "=+-@\t\r'"]
+
+
+def _csv_cell_encode_sql(expression):
+    """`csv_cell_encode` in SQL (PostgreSQL), so COPY writes the same bytes. The regular
+    expression runs only on the rare cell whose first character could need it: run on
+    every cell, it made the COPY about three times slower."""
+    quoted = Case(
+        When(Regex(expression, "^" + FORMULA_PATTERN), then=Concat(Value("'"), expression)),
+        default=expression,
+        output_field=TextField(),
+    )
+    first = Func(expression, function="ascii", output_field=IntegerField())
+    return Case(
+        When(In(first, _FIRST_CHARACTERS), then=quoted),
+        default=expression,
+        output_field=TextField(),
+    )
 
 
 def csv_pieces(customers: QuerySet, piece_bytes: int = PIECE_BYTES) -> Iterator[bytes]:
@@ -49,7 +108,9 @@ def csv_pieces(customers: QuerySet, piece_bytes: int = PIECE_BYTES) -> Iterator[
 
 
 def _postgres_pieces(customers: QuerySet, piece_bytes: int) -> Iterator[bytes]:
-    text_columns = [c for c in CSV_COLUMNS if c not in ("id", "created_at", "metadata")]
+    # NULL, not '': COPY quotes an empty string ("") but leaves NULL empty.
+    text = {c: NullIf(F(c), Value("")) for c in TEXT_COLUMNS}
+    text["metadata"] = Cast("metadata", TextField())
     columns = {
         "id": F("id"),
         "created_at": Func(
@@ -58,9 +119,7 @@ def _postgres_pieces(customers: QuerySet, piece_bytes: int) -> Iterator[bytes]:
             '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')',
             output_field=TextField(),
         ),
-        # NULL, not '': COPY quotes an empty string ("") but leaves NULL empty.
-        **{c: NullIf(F(c), Value("")) for c in text_columns},
-        "metadata": Cast("metadata", TextField()),
+        **{c: _csv_cell_encode_sql(expression) for c, expression in text.items()},
     }
     rows = customers.order_by(*ORDER).values_list(*[columns[c] for c in CSV_COLUMNS])
     yield (",".join(CSV_COLUMNS) + "\n").encode()
@@ -84,6 +143,23 @@ def _postgres_pieces(customers: QuerySet, piece_bytes: int) -> Iterator[bytes]:
             yield b"".join(piece)
 
 
+def _jsonb_text(metadata: dict) -> str:
+    """The metadata object as PostgreSQL prints jsonb, so both databases export the same
+    bytes: keys by length in bytes, then by bytes; floats as `numeric` prints them (no
+    exponent, no negative zero). Metadata is flat; anything nested is printed by json."""
+    if not isinstance(metadata, dict):
+        return json.dumps(metadata, ensure_ascii=False)
+    items = sorted(metadata.items(), key=lambda item: (len(item[0].encode()), item[0].encode()))
+    pairs = (f"{json.dumps(k, ensure_ascii=False)}: {_jsonb_value_text(v)}" for k, v in items)
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _jsonb_value_text(value) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return format(Decimal(repr(value or 0.0)), "f")  # `or`: -0.0 is 0.0 in numeric
+    return json.dumps(value, ensure_ascii=False)
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -93,11 +169,16 @@ def _python_pieces(customers: QuerySet, piece_bytes: int) -> Iterator[bytes]:
     writer = csv.writer(_Echo(), lineterminator="\n")
     piece, size = [writer.writerow(CSV_COLUMNS)], 0
     created_at = CSV_COLUMNS.index("created_at")
+    text = [CSV_COLUMNS.index(c) for c in TEXT_COLUMNS]
     rows = customers.order_by(*ORDER).values_list(*CSV_COLUMNS)
     for row in rows.iterator(chunk_size=5000):
         *fields, metadata = row
         fields[created_at] = fields[created_at].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        line = writer.writerow([*fields, json.dumps(metadata, ensure_ascii=False)])
+        fields.append(_jsonb_text(metadata))
+        for i in text:
+            if fields[i]:  # None (no external ID) and "" stay empty
+                fields[i] = csv_cell_encode(fields[i])
+        line = writer.writerow(fields)
         piece.append(line)
         size += len(line)
         if size >= piece_bytes:
