@@ -1,5 +1,6 @@
-"""The API toolkit every router shares: token auth with scopes, Polar's error shapes,
-page-based pagination and the metadata check. `config/api.py` assembles the API."""
+"""The API toolkit every router shares: token auth with scopes, the body parser, Polar's
+error shapes, strict date-times, named enums for the document, page-based pagination and
+the metadata check. `config/api.py` assembles the API."""
 
 import json
 import math
