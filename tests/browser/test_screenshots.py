@@ -202,3 +202,55 @@ def test_on_a_phone_the_key_figures_and_subscriptions_come_before_the_details(
         return page.get_by_role("region", name=name).bounding_box()["y"]
 
     assert top("Key figures") < top("Subscriptions") < top("Details")
+
+
+# --- Buyer-facing pages: the merchant's brand, never the merchant's own menu -------------
+
+
+def expect_buyer_chrome(page, organization) -> None:
+    topbar = page.locator("header.topbar")
+    expect(topbar).to_contain_text(organization.name)
+    for merchant_only in ("Sign out", "Password", "Menu", "Products", "owner"):
+        expect(topbar.get_by_text(merchant_only, exact=True)).to_have_count(0)
+
+
+def test_buyer_pages_show_the_merchants_brand_not_the_dashboard_menu(
+    owner_page, organization, browser_errors
+):
+    # Signed in as the merchant, as when trying their own checkout: still the buyer's view.
+    from checkouts.services import checkout_confirm, checkout_create
+
+    page = owner_page
+    product = ProductFactory(organization=organization, name="Pro monthly")
+    checkout = checkout_create(organization=organization, product=product)
+    page.goto(reverse("checkouts:page", args=[checkout.client_secret]))
+    expect(page.get_by_role("heading", name="Pro monthly")).to_be_visible()
+    expect_buyer_chrome(page, organization)
+
+    done = checkout_create(organization=organization, product=product)
+    checkout_confirm(
+        checkout=done, customer_email="buyer@example.com", payment_token="tok_test_success"
+    )
+    page.goto(reverse("checkouts:done", args=[done.client_secret]))
+    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    expect_buyer_chrome(page, organization)
+
+    expired = checkout_create(organization=organization, product=product)
+    type(expired).objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    browser_errors.expect_http_status(410)
+    page.goto(reverse("checkouts:page", args=[expired.client_secret]))
+    expect(page.get_by_role("heading", name="This checkout has expired")).to_be_visible()
+    expect_buyer_chrome(page, organization)
+
+
+def test_try_checkout_opens_the_hosted_page_in_a_new_tab(owner_page, organization):
+    page = owner_page
+    ProductFactory(organization=organization, name="Pro monthly")
+    page.goto(reverse("orders:products", args=[organization.slug]))
+    with page.context.expect_page() as new_tab:
+        page.get_by_role("button", name="Try checkout for Pro monthly").click()
+    buyer = new_tab.value
+    expect(buyer.get_by_role("heading", name="Pro monthly")).to_be_visible()
+    expect_buyer_chrome(buyer, organization)
+    assert buyer.evaluate("window.opener") is None  # rel=noopener
+    expect(page.get_by_role("heading", name="Products", level=1)).to_be_visible()
