@@ -5,12 +5,12 @@ from django.utils import timezone
 
 from accounts.services import (
     SignInRefusal,
-    client_address,
     minutes_left,
     sign_in_failure_record,
     sign_in_refusal,
     sign_in_success_record,
 )
+from core.clients import client_address
 
 
 class SignInProtectionMixin:

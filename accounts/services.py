@@ -9,7 +9,6 @@ from 7 ms to 1.7 s on two sync workers). A try that comes too soon is refused at
 how long to wait (`SignInRefusal`); the views answer it with a 429 and `Retry-After`.
 """
 
-import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,10 +16,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import SignInLock
+from core.clients import address_key
 
 
 @dataclass(frozen=True)
@@ -54,34 +53,8 @@ def pause_after(failures: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def client_address(request: HttpRequest) -> str:
-    """The address that sent the request: REMOTE_ADDR, or behind our own proxy the last
-    X-Forwarded-For entry (the one that proxy appended; earlier entries come from the
-    client and can be anything)."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
-            address = forwarded
-    return address
-
-
 def username_key(username: str) -> str:
     return username.casefold()[:255]
-
-
-def address_key(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:255]
-    if ip.version == 6:
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        # One client usually holds a whole /64, so counting single addresses would let it
-        # try 2**64 times.
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 def minutes_left(locked_until: datetime, now: datetime | None = None) -> int:

@@ -23,6 +23,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from core.clients import address_key, client_address
 from customers.metadata import metadata_errors
 from organizations.services import access_token_authenticate
 
@@ -140,7 +141,8 @@ class JsonObjectParser(Parser):
 
 
 def _invalid_text(value: Any, loc: list):
-    """A pydantic-style error for each string (or key) holding a lone surrogate."""
+    """A pydantic-style error for each string (or key) holding text no column can store:
+    a lone surrogate, or a NUL character (JSON's `\\u0000`, which PostgreSQL refuses too)."""
     if isinstance(value, str):
         if _LONE_SURROGATE.search(value):
             yield {
@@ -149,15 +151,26 @@ def _invalid_text(value: Any, loc: list):
                 "msg": "Input should be valid Unicode text; it holds a lone UTF-16 surrogate.",
                 "input": escape_surrogates(value),
             }
+        elif "\x00" in value:
+            yield {
+                "type": "string_nul",
+                "loc": loc,
+                "msg": "Input should not contain a NUL character (\\u0000).",
+                "input": _printable(value),
+            }
     elif isinstance(value, dict):
         for key, item in value.items():
-            if _LONE_SURROGATE.search(key):
-                yield from _invalid_text(key, [*loc, escape_surrogates(key)])
+            if _LONE_SURROGATE.search(key) or "\x00" in key:
+                yield from _invalid_text(key, [*loc, _printable(key)])
             else:
                 yield from _invalid_text(item, [*loc, key])
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _invalid_text(item, [*loc, index])
+
+
+def _printable(text: str) -> str:
+    return escape_surrogates(text).replace("\x00", "\\u0000")
 
 
 def escape_surrogates(text: str) -> str:
@@ -278,7 +291,10 @@ class RateLimit(BaseThrottle):
         if token is not None:
             ident, limit = f"token:{token.pk}", settings.API_RATE_LIMIT_PER_MINUTE
         else:
-            ident, limit = f"ip:{client_ip(request)}", settings.API_CLIENT_RATE_LIMIT_PER_MINUTE
+            ident, limit = (
+                f"ip:{address_key(client_address(request))}",
+                settings.API_CLIENT_RATE_LIMIT_PER_MINUTE,
+            )
         now = time.time()
         window = int(now // self.WINDOW_SECONDS)
         key = f"ratelimit:{ident}:{window}"
@@ -293,12 +309,3 @@ class RateLimit(BaseThrottle):
 
     def wait(self) -> float:
         return self.retry_after
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The caller's address; X-Forwarded-For only counts behind a trusted proxy."""
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")

@@ -16,12 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import SignInLock
-from accounts.services import (
-    address_key,
-    client_address,
-    sign_in_failure_record,
-    sign_in_refusal,
-)
+from accounts.services import sign_in_failure_record, sign_in_refusal
+from core.clients import address_key, client_address
 from tests.conftest import PASSWORD
 from tests.customers.test_concurrency import race
 

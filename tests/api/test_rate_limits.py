@@ -52,3 +52,32 @@ def test_the_buyers_endpoints_are_limited_per_address(client, organization, sett
     statuses = [client.get(url, REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert client.get(url, REMOTE_ADDR="203.0.113.8").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_client_behind_our_proxy_cannot_pick_its_address(client, organization, settings):
+    """Only the last X-Forwarded-For entry is our proxy's; earlier ones are the client's."""
+    settings.API_CLIENT_RATE_LIMIT_PER_MINUTE = 2
+    settings.BEHIND_PROXY = True
+    checkout = checkout_create(
+        organization=organization, product=ProductFactory(organization=organization)
+    )
+    url = f"/v1/checkouts/client/{checkout.client_secret}"
+    statuses = [
+        client.get(
+            url, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.7"
+        ).status_code
+        for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_one_ipv6_client_is_one_slash_64(client, organization, settings):
+    settings.API_CLIENT_RATE_LIMIT_PER_MINUTE = 2
+    checkout = checkout_create(
+        organization=organization, product=ProductFactory(organization=organization)
+    )
+    url = f"/v1/checkouts/client/{checkout.client_secret}"
+    statuses = [client.get(url, REMOTE_ADDR=f"2001:db8:1:2::{i}").status_code for i in range(1, 4)]
+    assert statuses == [200, 200, 429]
