@@ -18,7 +18,7 @@ if [ "${1:-}" != "--inside-postgres" ]; then
     scripts/bootstrap.sh
     if [ ! -x .venv/bin/gunicorn ]; then
         echo "Installing the bench extra (gunicorn) ..."
-        .venv/bin/pip install -q -e ".[test,bench]"
+        .venv/bin/pip install -q -e ".[test]"
     fi
     if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "Installing wrk from the system packages ..."

@@ -2,12 +2,13 @@ from django import forms
 
 from checkouts.payments import TestModeProcessor
 from customers.forms import CountryField
+from customers.models import EMAIL_MAX_LENGTH
 
 
 class CheckoutForm(forms.Form):
     """The hosted checkout page: who is buying, where to bill, and the (test) payment."""
 
-    customer_email = forms.EmailField(label="Email", max_length=320)
+    customer_email = forms.EmailField(label="Email", max_length=EMAIL_MAX_LENGTH)
     customer_name = forms.CharField(label="Full name", max_length=256, required=False)
     customer_billing_address_line1 = forms.CharField(
         label="Address", max_length=256, required=False

@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from core.models import BaseModel
 from customers.metadata import validate_metadata
-from customers.models import ADDRESS_PARTS, Customer
+from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
 from orders.models import Order, Product, Subscription
 from organizations.models import Organization
 
@@ -46,7 +46,7 @@ class Checkout(BaseModel):
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
 
-    customer_email = models.EmailField(max_length=320, blank=True)
+    customer_email = models.EmailField(max_length=EMAIL_MAX_LENGTH, blank=True)
     customer_name = models.CharField(max_length=256, blank=True)
     external_customer_id = models.CharField(max_length=200, blank=True)
     customer_billing_name = models.CharField(max_length=256, blank=True)

@@ -168,8 +168,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in protection
 # Failed sign-ins are counted per username and per client address over a window; each
-# failure after the first is answered a little later, and reaching a limit locks that
-# username or address (even with the right password) for a while.
+# failure after the first makes the next try wait a little longer (refused at once with a
+# 429 and Retry-After if it comes early: no request ever sleeps), and reaching a limit
+# locks that username or address (even with the right password) for a while.
 SIGN_IN_WINDOW_MINUTES = env.int("SIGN_IN_WINDOW_MINUTES", default=15)
 SIGN_IN_USERNAME_MAX_FAILURES = env.int("SIGN_IN_USERNAME_MAX_FAILURES", default=5)
 SIGN_IN_ADDRESS_MAX_FAILURES = env.int("SIGN_IN_ADDRESS_MAX_FAILURES", default=20)

@@ -78,3 +78,24 @@ def test_the_dashboard_form_refuses_a_longer_email(organization):
     assert not form.is_valid()
     assert "email" in form.errors
     assert form.fields["email"].max_length == 254
+
+
+def test_the_hosted_checkout_page_refuses_a_longer_email_beside_the_field(client, organization):
+    from django.urls import reverse
+
+    product = ProductFactory(organization=organization)
+    checkout = checkout_services.checkout_create(organization=organization, product=product)
+    page = reverse("checkouts:page", args=[checkout.client_secret])
+    response = client.post(
+        page, {"customer_email": TOO_LONG, "customer_name": "Ada", "card_number": "4242"}
+    )
+    assert response.status_code in (200, 422)
+    assert "at most 254 characters" in response.context["form"].errors["customer_email"][0]
+    checkout.refresh_from_db()
+    assert checkout.status == "open"
+
+
+def test_a_checkout_stores_at_most_254_characters():
+    from checkouts.models import Checkout
+
+    assert Checkout._meta.get_field("customer_email").max_length == 254
