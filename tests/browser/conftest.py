@@ -194,7 +194,7 @@ def new_page(request, browser, live_server, browser_errors):
 
     Its `goto` checks every page it opens (`check_page`), so no test can forget to."""
     contexts: list[BrowserContext] = []
-    shots = Screenshots(ARTIFACTS_DIR / _safe_name(request.node.name))
+    shots = Screenshots(ARTIFACTS_DIR / safe_file_name(request.node.name))
 
     def open_page(**context_options):
         context = browser.new_context(base_url=live_server.url, **context_options)
@@ -276,10 +276,10 @@ class Screenshots:
         self.count += 1
         if self.count == 1 and self.folder.exists():
             shutil.rmtree(self.folder)  # the previous run's pictures of this test
-        return self.folder / f"{self.count:02d}-{_safe_name(url)}"
+        return self.folder / f"{self.count:02d}-{safe_file_name(url)}"
 
 
-def _safe_name(text: str) -> str:
+def safe_file_name(text: str) -> str:
     text = re.sub(r"^https?://[^/]+", "", text)
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:80] or "root"
 

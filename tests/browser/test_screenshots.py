@@ -1,7 +1,11 @@
-"""Full-page screenshots of the main pages, saved to test-artifacts/ for a human to look at.
+"""Full-page screenshots of the main pages, saved to test-artifacts/ for a human to look at,
+and the layout at a desktop's and a phone's width.
 
-They assert only what makes a screenshot worth looking at: the data is on the page, the
-revenue chart has been drawn, and nothing is wider than a phone's screen.
+Every page a browser test opens is screenshotted at 1440x900 and 390x844 and checked for
+sideways scrolling on the phone by the conftest's `goto`; the last test here opens every
+page of the product, so each is pictured and checked. The others assert what makes a
+screenshot worth looking at (the data is on the page, the chart drawn) and the layout: the
+phone's top bar menu, the detail page's order, the buyer's pages without the dashboard.
 """
 
 from datetime import timedelta
@@ -12,6 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from orders.models import Order, Subscription
+from tests.browser.conftest import ARTIFACTS_DIR, safe_file_name
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 
 # Counts the pixels the chart painted (any not fully transparent).
@@ -254,3 +259,127 @@ def test_try_checkout_opens_the_hosted_page_in_a_new_tab(owner_page, organizatio
     expect_buyer_chrome(buyer, organization)
     assert buyer.evaluate("window.opener") is None  # rel=noopener
     expect(page.get_by_role("heading", name="Products", level=1)).to_be_visible()
+
+
+# --- Every page, at both widths (the conftest's goto screenshots and checks each one) ---
+
+
+@pytest.fixture
+def every_page(organization, other_organization, owner, list_of_customers):
+    """Data behind every page: customers with history, products, a webhook endpoint with
+    deliveries, checkouts open, paid and expired, and a second organization to choose."""
+    from checkouts.services import checkout_confirm, checkout_create
+    from customers import services as customer_services
+    from tests.factories import MembershipFactory
+    from webhooks.models import WebhookEndpoint
+
+    MembershipFactory(user=owner, organization=other_organization, role="member")
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization,
+        url="https://hooks.example.com/customers",
+        events=["customer.created", "customer.updated"],
+    )
+    customer_services.customer_create(
+        organization=organization, email="webhooks@example.com", name="Webhook Watcher"
+    )
+    product = ProductFactory(organization=organization, name="Pro monthly", price_amount=4900)
+    ProductFactory(organization=organization, name="Lifetime", recurring_interval=None)
+    open_checkout = checkout_create(organization=organization, product=product)
+    paid = checkout_create(organization=organization, product=product)
+    checkout_confirm(
+        checkout=paid, customer_email="buyer@example.com", payment_token="tok_test_success"
+    )
+    expired = checkout_create(organization=organization, product=product)
+    type(expired).objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    slug, pk = organization.slug, list_of_customers.pk
+    # name: (url, heading, status, signed in)
+    return {
+        "list": (reverse("customers:list", args=[slug]), "Customers", 200, True),
+        "list-filtered": (
+            reverse("customers:list", args=[slug]) + "?query=a&metadata[plan]=pro",
+            "Customers",
+            200,
+            True,
+        ),
+        "detail": (reverse("customers:detail", args=[slug, pk]), "Ada Lovelace", 200, True),
+        "edit": (reverse("customers:edit", args=[slug, pk]), "Edit profile", 200, True),
+        "create": (reverse("customers:create", args=[slug]), "New customer", 200, True),
+        "delete": (
+            reverse("customers:delete", args=[slug, pk]),
+            "Delete Ada Lovelace?",
+            200,
+            True,
+        ),
+        "orders": (reverse("customers:orders", args=[slug, pk]), "Older orders", 200, True),
+        "products": (reverse("orders:products", args=[slug]), "Products", 200, True),
+        "tokens": (reverse("organizations:tokens", args=[slug]), "API access tokens", 200, True),
+        "webhooks": (reverse("webhooks:endpoints", args=[slug]), "Webhooks", 200, True),
+        "webhook-log": (
+            reverse("webhooks:endpoint", args=[slug, endpoint.pk]),
+            "Delivery log",
+            200,
+            True,
+        ),
+        "webhook-edit": (
+            reverse("webhooks:endpoint_edit", args=[slug, endpoint.pk]),
+            "Edit https://hooks.example.com/customers",
+            200,
+            True,
+        ),
+        "checkout": (
+            reverse("checkouts:page", args=[open_checkout.client_secret]),
+            "Pro monthly",
+            200,
+            False,
+        ),
+        "done": (reverse("checkouts:done", args=[paid.client_secret]), "Thank you!", 200, False),
+        "expired": (
+            reverse("checkouts:page", args=[expired.client_secret]),
+            "This checkout has expired",
+            410,
+            False,
+        ),
+        "chooser": (reverse("home"), "Choose an organization", 200, True),
+        "login": (reverse("login"), "Sign in", 200, False),
+        "password": (reverse("password_change"), "Change your password", 200, True),
+        "not-found": ("/dashboard/acme/no-such-page/", "Page not found", 404, True),
+    }
+
+
+EVERY_PAGE = [
+    "list",
+    "list-filtered",
+    "detail",
+    "edit",
+    "create",
+    "delete",
+    "orders",
+    "products",
+    "tokens",
+    "webhooks",
+    "webhook-log",
+    "webhook-edit",
+    "checkout",
+    "done",
+    "expired",
+    "chooser",
+    "login",
+    "password",
+    "not-found",
+]
+
+
+@pytest.mark.parametrize("name", EVERY_PAGE)
+def test_every_page_at_a_desktops_and_a_phones_width(
+    page, sign_in, owner, every_page, name, browser_errors, request
+):
+    url, heading, status, signed_in = every_page[name]
+    if signed_in:
+        sign_in(page, owner)
+    if status >= 400:
+        browser_errors.expect_http_status(status)
+    response = page.goto(url)  # screenshots at 1440 and 390 px, fails on sideways scrolling
+    assert response.status == status
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    folder = ARTIFACTS_DIR / safe_file_name(request.node.name)
+    assert len(list(folder.glob("01-*-1440.png"))) == len(list(folder.glob("01-*-390.png"))) == 1
