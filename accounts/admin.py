@@ -9,9 +9,20 @@ from django.utils import timezone
 from accounts.forms import AdminSignInForm
 from accounts.models import SignInLock
 from accounts.services import sign_in_locks_clear
+from accounts.views import answer_refusal
 
-# The admin's own sign-in page is protected like /login/.
+# The admin's own sign-in page is protected like /login/, and answers a refusal the same.
 admin.site.login_form = AdminSignInForm
+_admin_login = admin.site.login
+
+
+def _admin_sign_in(request, extra_context=None):
+    response = _admin_login(request, extra_context)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    return answer_refusal(response, form) if request.method == "POST" else response
+
+
+admin.site.login = _admin_sign_in
 
 
 class LockedNowFilter(admin.SimpleListFilter):

@@ -10,12 +10,16 @@ class SignInView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.refusal:
-            # Too Many Requests, with the page that says so and when to come back.
-            response.status_code = 429
-            response["Retry-After"] = str(form.retry_after_seconds)
-        return response
+        return answer_refusal(super().form_invalid(form), form)
+
+
+def answer_refusal(response, form):
+    """A sign-in refused for a lock or a pause is a 429 Too Many Requests, with the page
+    that says so and `Retry-After` saying when to come back."""
+    if form is not None and getattr(form, "refusal", None):
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after_seconds)
+    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

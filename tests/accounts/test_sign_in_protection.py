@@ -343,6 +343,7 @@ def test_the_admins_own_sign_in_page_is_protected_too(client, staff):
         wait_out_the_pause()
     response = client.post(url, {"username": "staff", "password": PASSWORD})
     assert LOCKED in response.text
+    assert response.status_code == 429 and int(response["Retry-After"]) > 60
     assert not is_signed_in(client)
 
 
@@ -353,6 +354,7 @@ def test_the_admins_sign_in_page_refuses_a_try_during_the_pause(client, staff, s
         client.post(url, {"username": "staff", "password": "nope"})
     response = client.post(url, {"username": "staff", "password": PASSWORD})
     assert "Too many failed sign-ins. Try again in 1 second." in response.text
+    assert (response.status_code, response["Retry-After"]) == (429, "1")
     assert not is_signed_in(client)
 
 
