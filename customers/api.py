@@ -123,6 +123,10 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
 def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
     """Every live customer as CSV, streamed in constant memory.
 
+    A text cell that a spreadsheet would run as a formula (one beginning with `=`, `+`,
+    `-`, `@`, a tab or a carriage return, after any leading `'`) is written with a `'` in
+    front, as OWASP recommends; importing the file takes exactly that `'` off again.
+
     **Scopes**: `customers:read` `customers:write`
     """
     customers = Customer.objects.for_org(request.organization)
