@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q
+from django.db.models import Q, Subquery
 
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -76,25 +76,29 @@ def record_event(
 def _unclaimed_event(organization_id, coalesce_key: str) -> WebhookEvent | None:
     """The newest event with this key, if no worker has claimed any of its deliveries.
 
-    Its deliveries are locked while we decide: a worker claiming them meanwhile skips
-    locked rows (SKIP LOCKED), and one that claimed them first has committed a lease, which
-    the lock then sees. `locked_until` is never cleared once set (see WebhookDelivery), so
-    an event that was ever claimed, sent or redelivered is never changed again.
+    One statement: the newest event's deliveries, locked while we decide. A worker claiming
+    them meanwhile skips locked rows (SKIP LOCKED), and one that claimed them first has
+    committed a lease, which the lock then sees. `locked_until` is never cleared once set
+    (see WebhookDelivery), so an event that was ever claimed, sent or redelivered is never
+    changed again.
     """
     newest = (
         WebhookEvent.objects.filter(organization_id=organization_id, coalesce_key=coalesce_key)
         .order_by("-created_at", "-pk")
-        .first()
+        .values("pk")[:1]
     )
-    if newest is None:
-        return None
-    deliveries = list(WebhookDelivery.objects.select_for_update().filter(event=newest))
-    if any(
+    deliveries = list(
+        WebhookDelivery.objects.select_for_update(of=("self",))
+        .select_related("event")
+        .filter(event_id=Subquery(newest))
+    )
+    if not deliveries or any(
         d.locked_until is not None or d.status != WebhookDelivery.Status.PENDING for d in deliveries
     ):
         return None
-    newest.endpoint_ids = {d.endpoint_id for d in deliveries}
-    return newest
+    event = deliveries[0].event
+    event.endpoint_ids = {d.endpoint_id for d in deliveries}
+    return event
 
 
 def _deliver_to(event, endpoints, now) -> None:
