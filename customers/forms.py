@@ -73,12 +73,16 @@ class MetadataFilterForm(forms.Form):
     filter_value = forms.CharField(max_length=500, label="Value")
 
 
+# The types a value can have, named as the menu and the badges name them.
 VALUE_TYPES = [
     ("string", "Text"),
     ("integer", "Integer"),
     ("float", "Number"),
     ("boolean", "Yes/No"),
 ]
+VALUE_TYPE_LABELS = dict(VALUE_TYPES)
+YES_NO_CHOICES = [("true", "Yes"), ("false", "No")]
+_YES_NO_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def value_type(value: Any) -> str:
@@ -108,10 +112,24 @@ def typed_value(raw: str, kind: str) -> Any:
             raise ValidationError("Enter a finite number.")
         return number
     if kind == "boolean":
-        if raw not in ("true", "false"):
+        word = raw.strip().lower()
+        if word not in _YES_NO_WORDS:
             raise ValidationError("Choose Yes or No.")
-        return raw == "true"
+        return _YES_NO_WORDS[word]
     return raw
+
+
+def shown_value(value: Any) -> str:
+    """A value as the dashboard shows it: Yes/No for yes/no, floats with their decimal."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+
+
+def stored_as(value: Any) -> str:
+    """What a value is stored as, e.g. "Number 1000.0" for "1e3" typed as a Number."""
+    shown = f"“{value}”" if isinstance(value, str) else shown_value(value)
+    return f"{VALUE_TYPE_LABELS[value_type(value)]} {shown}"
 
 
 # A write that carries what the editor saw (a version, a value) is checked against what
@@ -158,6 +176,8 @@ class MetadataEntryForm(ConcurrencyTokenMixin, forms.Form):
     key = forms.CharField(strip=True, required=False, label="Key")
     type = forms.ChoiceField(choices=VALUE_TYPES, initial="string", label="Type")
     value = forms.CharField(strip=False, required=False, label="Value")
+    # The Yes/No menu shown instead of the text box for the Yes/No type.
+    value_boolean = forms.ChoiceField(choices=YES_NO_CHOICES, required=False, label="Value")
 
     def __init__(self, *args, **kwargs):
         # Several of these forms share a page; the templates give inputs their own ids.
@@ -168,6 +188,28 @@ class MetadataEntryForm(ConcurrencyTokenMixin, forms.Form):
     def for_existing(cls, key: str, value: Any, **kwargs) -> "MetadataEditForm":
         return MetadataEditForm.for_existing(key, value, **kwargs)
 
+    def raw_value(self) -> str:
+        """What was entered: the Yes/No menu for that type (a typed "yes" also does)."""
+        # What was sent, also when a field's own cleaning refused it (for the preview).
+        if self.cleaned_data.get("type") == "boolean" and self["value_boolean"].data:
+            return self["value_boolean"].data
+        return self["value"].data or ""
+
+    def preview(self) -> tuple[str, bool]:
+        """What the value would be stored as, or why it cannot be: (text, is_error)."""
+        if "type" not in self.cleaned_data:
+            return "Choose a type.", True
+        if not self.raw_value():
+            return "", False  # nothing typed yet
+        try:
+            value = typed_value(self.raw_value(), self.cleaned_data["type"])
+        except ValidationError as error:
+            return " ".join(error.messages), True
+        problems = value_errors(self.cleaned_data.get("key") or "this key", value)
+        if problems:
+            return " ".join(problems), True
+        return f"Will be stored as {stored_as(value)}", False
+
     def clean(self) -> dict:
         data = super().clean()
         key = data.get("key", "")
@@ -175,7 +217,7 @@ class MetadataEntryForm(ConcurrencyTokenMixin, forms.Form):
             self.add_error("key", message)
         if "value" in data and "type" in data:
             try:
-                value = typed_value(data["value"], data["type"])
+                value = typed_value(self.raw_value(), data["type"])
             except ValidationError as error:
                 self.add_error("value", error)
             else:
@@ -197,11 +239,11 @@ class MetadataEditForm(MetadataEntryForm):
 
     @classmethod
     def for_existing(cls, key: str, value: Any, **kwargs) -> "MetadataEditForm":
-        shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
         initial = {
             "key": key,
             "type": value_type(value),
-            "value": shown,
+            "value": "" if isinstance(value, bool) else str(value),
+            "value_boolean": ("true" if value else "false") if isinstance(value, bool) else "",
             "original_key": key,
             "expected": json.dumps(value),
         }
@@ -263,9 +305,9 @@ class CustomerProfileForm(ConcurrencyTokenMixin, forms.ModelForm):
 class CustomerCreateForm(CustomerProfileForm):
     """A new customer: the profile plus any number of metadata rows.
 
-    The rows come as repeated `metadata_key`, `metadata_type`, `metadata_value` fields, so
-    JavaScript can add rows without renumbering a formset; each row is validated alone
-    and its errors are shown beside it.
+    The rows come as repeated `metadata_key`, `metadata_type`, `metadata_value` and
+    `metadata_value_boolean` (the Yes/No menu) fields, so JavaScript can add rows without
+    renumbering a formset; each row is validated alone and its errors are shown beside it.
     """
 
     def __init__(self, *args, **kwargs):
@@ -278,12 +320,16 @@ class CustomerCreateForm(CustomerProfileForm):
         keys = raw.getlist("metadata_key") if hasattr(raw, "getlist") else []
         types = raw.getlist("metadata_type") if hasattr(raw, "getlist") else []
         values = raw.getlist("metadata_value") if hasattr(raw, "getlist") else []
+        booleans = raw.getlist("metadata_value_boolean") if hasattr(raw, "getlist") else []
+        booleans += [""] * (len(keys) - len(booleans))  # posts made before the Yes/No menu
         metadata: dict[str, Any] = {}
         self.metadata_rows = []
-        for key, kind, value in zip(keys, types, values, strict=False):
+        for key, kind, value, boolean in zip(keys, types, values, booleans, strict=False):
             if not key.strip() and not value:
                 continue  # a blank row
-            entry = MetadataEntryForm({"key": key, "type": kind, "value": value})
+            entry = MetadataEntryForm(
+                {"key": key, "type": kind, "value": value, "value_boolean": boolean}
+            )
             row = {"form": entry, "errors": []}
             if entry.is_valid():
                 if entry.cleaned_data["key"] in metadata:

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
@@ -24,7 +24,9 @@ from customers import services
 from customers.export import csv_pieces
 from customers.forms import (
     DAMAGED_FORM_MESSAGE,
+    VALUE_TYPE_LABELS,
     VALUE_TYPES,
+    YES_NO_CHOICES,
     CustomerCreateForm,
     CustomerListForm,
     CustomerProfileForm,
@@ -32,6 +34,8 @@ from customers.forms import (
     MetadataEntryForm,
     MetadataFilterForm,
     MetadataRemoveForm,
+    shown_value,
+    stored_as,
     value_type,
 )
 from customers.models import Customer
@@ -148,6 +152,7 @@ def customer_create(request: HttpRequest, org_slug: str) -> HttpResponse:
         "organization": membership.organization,
         "form": form,
         "value_types": VALUE_TYPES,
+        "yes_no_choices": YES_NO_CHOICES,
     }
     return render(
         request, "customers/customer_create.html", context, status=_form_status(request, form)
@@ -258,6 +263,8 @@ def metadata_add(request: HttpRequest, org_slug: str, customer_id) -> HttpRespon
     if request.method == "GET":
         return _metadata_response(request, membership, customer)
     form = MetadataEntryForm(request.POST)
+    if "preview" in request.POST:
+        return _metadata_preview(request, form, "add")
     return _save_metadata(request, membership, customer, form, add_form=form)
 
 
@@ -266,13 +273,13 @@ def metadata_add(request: HttpRequest, org_slug: str, customer_id) -> HttpRespon
 def metadata_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
     form = MetadataEditForm(request.POST) if request.method == "POST" else None
+    if form is not None and "preview" in request.POST:
+        return _metadata_preview(request, form, "edit")
     if form is not None and not form.is_valid() and form.token_is_damaged:
         return _metadata_damaged(request, membership, customer)
     key = request.GET.get("key") if form is None else form.cleaned_data["original_key"]
     if key not in customer.metadata:
-        return _metadata_response(
-            request, membership, customer, error=f"The key {key!r} no longer exists.", status=409
-        )
+        return _metadata_key_gone(request, membership, customer, key)
     if form is None:
         form = MetadataEditForm.for_existing(key, customer.metadata[key])
         return _metadata_response(request, membership, customer, edit_form=form)
@@ -280,9 +287,16 @@ def metadata_edit(request: HttpRequest, org_slug: str, customer_id) -> HttpRespo
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def metadata_remove(request: HttpRequest, org_slug: str, customer_id) -> HttpResponse:
+    """GET asks in the page (the row turns into a confirmation); POST removes the key if
+    it still holds the value the person saw."""
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
+    if request.method == "GET":
+        key = request.GET.get("key", "")
+        if key not in customer.metadata:
+            return _metadata_key_gone(request, membership, customer, key)
+        return _metadata_response(request, membership, customer, removing_key=key)
     form = MetadataRemoveForm(request.POST)
     if not form.is_valid():
         return _metadata_damaged(request, membership, customer)
@@ -326,7 +340,23 @@ def _save_metadata(request, membership, customer, form, *, add_form=None, edit_f
             error=panel_error or None,
             status=422,
         )
-    return _metadata_saved(request, membership, updated, f"Saved {data['key']!r}.")
+    message = f"Saved {data['key']!r} as {stored_as(data['typed_value'])}."
+    return _metadata_saved(request, membership, updated, message)
+
+
+def _metadata_preview(request, form, action: str) -> HttpResponse:
+    """The hint under the value: what it would be stored as. Writes nothing."""
+    form.is_valid()
+    hint, is_error = form.preview()
+    # What the hint is about, so app.js can tell an answer that came after more typing.
+    hint_for = f"{form['type'].data}:{form.raw_value()}"
+    context = {"action": action, "hint": hint, "hint_is_error": is_error, "hint_for": hint_for}
+    return render(request, "customers/_metadata_form.html#value_hint", context)
+
+
+def _metadata_key_gone(request, membership, customer, key) -> HttpResponse:
+    error = f"The key {key!r} no longer exists."
+    return _metadata_response(request, membership, customer, error=error, status=409)
 
 
 def _metadata_damaged(request, membership, customer) -> HttpResponse:
@@ -350,6 +380,7 @@ def _metadata_response(
     edit_form=None,
     error=None,
     notice=None,
+    removing_key=None,
     status=200,
 ) -> HttpResponse:
     context = {
@@ -361,6 +392,7 @@ def _metadata_response(
         "add_form": add_form if add_form is not None else MetadataEntryForm(),
         "edit_form": edit_form,
         "editing_key": edit_form["original_key"].value() if edit_form is not None else None,
+        "removing_key": removing_key,
         "metadata_error": error,
         "metadata_notice": notice,
     }
@@ -416,11 +448,21 @@ def _metadata_rows(customer) -> list[dict]:
         {
             "key": key,
             "value": value,
+            "shown": shown_value(value),
+            "stored_as": stored_as(value),
             "type": value_type(value),
+            "type_label": VALUE_TYPE_LABELS[value_type(value)],
+            # Only a token too long for its cell may break anywhere; words break between.
+            "long_key": _has_long_token(key, 18),
+            "long_value": _has_long_token(shown_value(value), 24),
             "form": MetadataEntryForm.for_existing(key, value),
         }
         for key, value in customer.metadata.items()
     ]
+
+
+def _has_long_token(text: str, length: int) -> bool:
+    return any(len(token) > length for token in text.split())
 
 
 @login_required

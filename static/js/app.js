@@ -19,10 +19,98 @@
     var last = rows.querySelector("[data-metadata-row]:last-child");
     var copy = last.cloneNode(true);
     copy.classList.remove("invalid");
-    copy.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+    copy.querySelectorAll("input").forEach(function (input) {
+      input.value = "";
+      input.removeAttribute("aria-invalid");
+    });
+    copy.querySelectorAll("select").forEach(function (select) { select.selectedIndex = 0; });
     copy.querySelectorAll(".error").forEach(function (error) { error.remove(); });
     rows.appendChild(copy);
+    updateValueEditor(copy);
     copy.querySelector("input").focus();
+  });
+
+  // --- Metadata editor: number inputs for numbers, and what a value will be stored as --
+  // The hint mirrors customers/forms.py (typed_value, stored_as); the server's preview
+  // replaces it a moment later, so the server has the last word.
+  var TYPE_LABELS = { string: "Text", integer: "Integer", float: "Number", boolean: "Yes/No" };
+  var YES_NO = { "true": true, yes: true, "1": true, "false": false, no: false, "0": false };
+
+  function storedAs(kind, raw) {
+    var text = raw.trim();
+    if (kind === "boolean") {
+      var word = YES_NO[text.toLowerCase()];
+      if (word === undefined) return { error: "Choose Yes or No." };
+      return { text: TYPE_LABELS.boolean + " " + (word ? "Yes" : "No") };
+    }
+    if (raw === "") return { text: "" };
+    if (kind === "integer") {
+      if (!/^[+-]?\d+$/.test(text)) return { error: "Enter a whole number, such as 42." };
+      var sign = text[0] === "-" ? "-" : "";
+      var digits = text.replace(/^[+-]/, "").replace(/^0+(?=\d)/, "");
+      return { text: TYPE_LABELS.integer + " " + (digits === "0" ? "0" : sign + digits) };
+    }
+    if (kind === "float") {
+      var number = Number(text);
+      if (text === "" || isNaN(number)) return { error: "Enter a number, such as 4.5." };
+      if (!isFinite(number)) return { error: "Enter a finite number." };
+      var shown = String(number);
+      if (Number.isInteger(number) && Math.abs(number) < 1e16) shown += ".0";
+      return { text: TYPE_LABELS.float + " " + shown };
+    }
+    if (raw.length > 500) return { error: "Text can be at most 500 characters." };
+    return { text: TYPE_LABELS.string + " \u201c" + raw + "\u201d" };
+  }
+
+  function updateValueEditor(editor, typeChanged) {
+    var type = editor.querySelector("[data-value-type]");
+    var input = editor.querySelector(".value-text");
+    var hint = editor.querySelector("[data-value-hint]");
+    if (!type || !input) return;
+    var kind = type.value;
+    if (typeChanged) {
+      var numeric = kind === "integer" || kind === "float";
+      var previous = input.value;
+      input.type = numeric ? "number" : "text";
+      if (numeric) input.step = kind === "integer" ? "1" : "any";
+      else input.removeAttribute("step");
+      if (input.value !== previous && !numeric) input.value = previous;
+    }
+    if (!hint) return;
+    var result = storedAs(kind, currentValueOf(editor).slice(kind.length + 1));
+    hint.classList.toggle("error", Boolean(result.error));
+    hint.textContent = result.error || (result.text ? "Will be stored as " + result.text : "");
+  }
+
+  // "kind:raw", as the server's preview names what it answered for (data-hint-for).
+  function currentValueOf(editor) {
+    var kind = editor.querySelector("[data-value-type]").value;
+    var booleanMenu = editor.querySelector(".value-boolean select, select.value-boolean");
+    var input = editor.querySelector(".value-text");
+    return kind + ":" + (kind === "boolean" && booleanMenu ? booleanMenu.value : input.value);
+  }
+
+  function valueEditorOf(element) {
+    return element.closest && element.closest("[data-metadata-form], [data-metadata-row]");
+  }
+
+  document.addEventListener("input", function (event) {
+    var editor = valueEditorOf(event.target);
+    if (editor) updateValueEditor(editor, false);
+  });
+  document.addEventListener("change", function (event) {
+    var editor = valueEditorOf(event.target);
+    if (editor) updateValueEditor(editor, event.target.matches("[data-value-type]"));
+  });
+
+  // Escape leaves an inline edit or a removal question, as Cancel does.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var box = event.target.closest && event.target.closest('[data-metadata-form="edit"], [data-metadata-confirm]');
+    var cancel = box && box.querySelector("[data-cancel]");
+    if (!cancel) return;
+    event.preventDefault();
+    cancel.click();
   });
 
   // The metadata filter suggests the values of the key typed: each key has a datalist.
@@ -87,11 +175,26 @@
     field.focus();
   }
 
+  function updateValueEditors(root) {
+    root.querySelectorAll("[data-metadata-form], [data-metadata-row]").forEach(function (editor) {
+      updateValueEditor(editor, false);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawRevenueChart(document);
+    updateValueEditors(document);
     focusFirstError(document);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
-    focusFirstError(event.target.isConnected ? event.target : document);
+    var root = event.target.isConnected ? event.target : document;
+    if (root.matches && root.matches("[data-value-hint]")) {
+      // The server's preview: keep it unless it answers for a value since changed.
+      var editor = valueEditorOf(root);
+      if (editor && root.dataset.hintFor !== currentValueOf(editor)) updateValueEditor(editor, false);
+      return;
+    }
+    updateValueEditors(root);
+    focusFirstError(root);
   });
 })();

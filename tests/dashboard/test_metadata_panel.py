@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -37,7 +38,7 @@ def test_adding_a_key_over_htmx_returns_the_panel_with_the_typed_value(merchant,
     assert response.status_code == 200
     assert response.text.strip().startswith('<section id="metadata-panel"')
     assert "3 / 50 keys" in response.text
-    assert "Saved &#x27;beta&#x27;." in response.text
+    assert "Saved &#x27;beta&#x27; as Yes/No Yes." in response.text
     assert stored(customer) == {"plan": "pro", "seats": 3, "beta": True}
 
 
@@ -180,3 +181,105 @@ def test_the_add_form_cannot_be_turned_into_an_unchecked_edit(merchant, customer
     )
     assert response.status_code == 200
     assert stored(customer) == {"plan": "pro", "seats": 3, "tier": "gold"}
+
+
+# --- the editor: one vocabulary, yes/no, numbers, a preview, removing in the page -------
+
+
+def test_type_badges_use_the_words_of_the_type_menu(merchant, organization):
+    customer = CustomerFactory(
+        organization=organization, metadata={"plan": "pro", "seats": 3, "score": 4.5, "beta": True}
+    )
+    html = merchant.get(reverse("customers:detail", args=[organization.slug, customer.pk])).text
+    badges = re.findall(r'<span class="type type-\w+">([^<]*)</span>', html)
+    assert badges == ["Text", "Integer", "Number", "Yes/No"]
+    for word in ("string", "float", "boolean"):
+        assert f">{word}<" not in html
+    # A yes/no value reads as the menu says it.
+    assert re.search(r'<td class="value[^"]*">Yes</td>', html)
+
+
+@pytest.mark.parametrize(
+    ("data", "stored_value"),
+    [
+        ({"value_boolean": "true"}, True),
+        ({"value_boolean": "false"}, False),
+        ({"value": "yes"}, True),
+        ({"value": "No"}, False),
+    ],
+)
+def test_a_yes_no_value_is_chosen_or_typed_as_yes_or_no(merchant, customer, data, stored_value):
+    response = merchant.post(
+        url("metadata", customer), {"key": "beta", "type": "boolean", **data}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert stored(customer)["beta"] is stored_value
+
+
+def test_the_preview_says_what_a_value_will_be_stored_as_and_saves_nothing(merchant, customer):
+    cases = [
+        ("float", "1e3", "Will be stored as Number 1000.0"),
+        ("integer", " 42 ", "Will be stored as Integer 42"),
+        ("string", "1e3", "Will be stored as Text “1e3”"),
+        ("boolean", "yes", "Will be stored as Yes/No Yes"),
+        ("integer", "4.5", "Enter a whole number, such as 42."),
+    ]
+    for kind, value, hint in cases:
+        response = merchant.post(
+            url("metadata", customer),
+            {"preview": "1", "key": "", "type": kind, "value": value},
+            headers=HTMX,
+        )
+        assert response.status_code == 200
+        assert response.text.strip().startswith('<p class="hint')
+        assert hint in response.text
+    assert stored(customer) == {"plan": "pro", "seats": 3}
+
+
+def test_saving_says_what_was_stored(merchant, customer):
+    response = merchant.post(
+        url("metadata", customer), {"key": "n", "type": "float", "value": "1e3"}, headers=HTMX
+    )
+    assert "Saved &#x27;n&#x27; as Number 1000.0." in response.text
+    assert stored(customer)["n"] == 1000.0
+
+
+def test_numbers_are_edited_in_number_inputs(merchant, customer):
+    form = merchant.get(url("metadata_edit", customer), {"key": "seats"}, headers=HTMX).text
+    assert re.search(r'<input id="edit-value" name="value" type="number" step="1"', form)
+    plan = merchant.get(url("metadata_edit", customer), {"key": "plan"}, headers=HTMX).text
+    assert re.search(r'<input id="edit-value" name="value" type="text"', plan)
+
+
+def test_remove_asks_in_the_page_then_removes_with_what_was_seen(merchant, customer):
+    detail = merchant.get(
+        reverse("customers:detail", args=[customer.organization.slug, customer.pk])
+    )
+    assert "hx-confirm" not in detail.text
+    assert f'href="{url("metadata_remove", customer)}?key=plan"' in detail.text
+
+    ask = merchant.get(url("metadata_remove", customer), {"key": "plan"}, headers=HTMX)
+    assert ask.status_code == 200
+    assert ask.text.strip().startswith('<section id="metadata-panel"')
+    assert "Remove the key" in ask.text
+    assert 'name="expected" value="&quot;pro&quot;"' in ask.text
+    assert stored(customer) == {"plan": "pro", "seats": 3}  # asking removes nothing
+
+    done = merchant.post(
+        url("metadata_remove", customer), {"key": "plan", "expected": '"pro"'}, headers=HTMX
+    )
+    assert done.status_code == 200
+    assert stored(customer) == {"seats": 3}
+
+
+def test_without_javascript_remove_asks_on_the_whole_page(merchant, customer):
+    response = merchant.get(url("metadata_remove", customer), {"key": "plan"})
+    assert response.status_code == 200
+    assert "<html" in response.text
+    assert "Remove the key" in response.text
+
+
+def test_asking_to_remove_a_key_that_is_gone_says_so(merchant, customer):
+    response = merchant.get(url("metadata_remove", customer), {"key": "nope"}, headers=HTMX)
+    assert response.status_code == 409
+    assert "no longer exists" in response.text
