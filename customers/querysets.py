@@ -183,7 +183,10 @@ def count_listed(customers, *, organization, filters: dict, narrowed: bool) -> L
     if counted is not None and counted <= EXACT_COUNT_UP_TO:
         return ListCount(counted)
     if connection.vendor == "postgresql":
-        return ListCount(max(_planner_estimate(customers), counted or 0), exact=False, about=True)
+        # An estimate below what was counted says nothing (substring searches fool it).
+        estimate = _planner_estimate(customers)
+        if counted is None or estimate > EXACT_COUNT_UP_TO:
+            return ListCount(estimate, exact=False, about=True)
     return ListCount(EXACT_COUNT_UP_TO, exact=False)
 
 
