@@ -383,3 +383,17 @@ def test_every_page_at_a_desktops_and_a_phones_width(
     expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
     folder = ARTIFACTS_DIR / safe_file_name(request.node.name)
     assert len(list(folder.glob("01-*-1440.png"))) == len(list(folder.glob("01-*-390.png"))) == 1
+
+
+@pytest.mark.parametrize(("width", "menu"), [(820, True), (1024, True), (1100, False)])
+def test_between_a_phone_and_a_desktop_the_top_bar_is_one_row_too(
+    new_page, sign_in, owner, organization, width, menu
+):
+    page = new_page(viewport={"width": width, "height": 800})
+    sign_in(page, owner)
+    page.goto(reverse("webhooks:endpoints", args=[organization.slug]))
+    topbar = page.locator("header.topbar")
+    assert topbar.bounding_box()["height"] < 60
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    expect(topbar.locator("summary", has_text="Menu")).to_be_visible(visible=menu)
+    expect(topbar.get_by_role("button", name="Sign out")).to_be_visible(visible=not menu)
