@@ -116,8 +116,14 @@ def test_the_hosted_checkout_billing_address_is_aligned(
     expect(page.get_by_label("Country", exact=True)).to_have_value("DE")
     postal = box(page, '[name="customer_billing_address_postal_code"]')
     city = box(page, '[name="customer_billing_address_city"]')
+    country = box(page, '[name="customer_billing_address_country"]')
     if width == "desktop":
-        assert abs(postal["y"] - city["y"]) < 1
+        # One line, one height: the country does not fall onto a row of its own.
+        assert abs(postal["y"] - city["y"]) < 1 and abs(city["y"] - country["y"]) < 1
+        assert abs(postal["height"] - country["height"]) < 2
+    email = box(page, '[name="customer_email"]')
+    name_label = page.locator('label[for="id_customer_name"]').bounding_box()
+    assert name_label["y"] - (email["y"] + email["height"]) >= 8, "fields run together"
     assert_no_horizontal_overflow(page)
     page.screenshot(path=artifacts_dir / f"forms-checkout-{width}.png", full_page=True)
 
