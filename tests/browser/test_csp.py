@@ -192,3 +192,17 @@ def duplicated_keys(document: bytes) -> set[str]:
 
     json.loads(document, object_pairs_hook=check)
     return duplicated
+
+
+def test_no_template_carries_an_inline_style():
+    # The policy refuses style attributes and <style> elements; classes in app.css instead.
+    from django.conf import settings
+
+    inline = re.compile(r"""<style[\s>]|\sstyle\s*=""", re.IGNORECASE)
+    comments = re.compile(r"{#.*?#}|{% comment %}.*?{% endcomment %}", re.DOTALL)
+    offenders = [
+        str(path.relative_to(settings.BASE_DIR))
+        for path in (settings.BASE_DIR / "templates").rglob("*.html")
+        if inline.search(comments.sub("", path.read_text(encoding="utf-8")))
+    ]
+    assert offenders == []
