@@ -18,6 +18,11 @@ def country_choices() -> list[tuple[str, str]]:
     return [(country.code, str(country.name)) for country in countries]
 
 
+def country_name(code: str) -> str:
+    """The country's name for a stored code ("" when unset or unknown)."""
+    return str(countries.name(code)) if code else ""
+
+
 def validate_country_code(code: str) -> None:
     """Refuse a code that is not an ISO 3166-1 alpha-2 country; "" means not set."""
     if code and code not in countries:

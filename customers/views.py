@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
 from customers import services
+from customers.countries import country_name
 from customers.export import csv_pieces
 from customers.forms import (
     DAMAGED_FORM_MESSAGE,
@@ -416,6 +417,7 @@ def detail_context(request, membership, customer) -> dict:
         "subscriptions": subscriptions,
         "metadata_rows": _metadata_rows(customer),
         "add_form": MetadataEntryForm(),
+        "billing_country_name": country_name(customer.billing_address_country),
         "webhook_endpoints": _webhook_endpoints(membership),
     }
 

@@ -177,3 +177,12 @@ def test_the_sign_in_page_focuses_the_password_after_a_wrong_one(client, owner):
     assert re.findall(r"<input[^>]*autofocus[^>]*>", html) == [
         re.search(r'<input[^>]*name="password"[^>]*>', html).group(0)
     ]
+
+
+def test_the_detail_page_names_the_billing_country(merchant, organization):
+    customer = CustomerFactory(
+        organization=organization, billing_address_city="Berlin", billing_address_country="DE"
+    )
+    url = reverse("customers:detail", args=[organization.slug, customer.pk])
+    details = merchant.get(url).text
+    assert re.search(r"Berlin<br>\s*Germany</dd>", details)
