@@ -186,3 +186,15 @@ def test_the_detail_page_names_the_billing_country(merchant, organization):
     url = reverse("customers:detail", args=[organization.slug, customer.pk])
     details = merchant.get(url).text
     assert re.search(r"Berlin<br>\s*Germany</dd>", details)
+
+
+def test_the_api_refuses_an_unknown_country_with_a_422(api, organization):
+    # The API shares the model's rule: a well-formed code that is no country is refused.
+    body = {"email": "ada@example.com", "billing_address": {"country": "ZZ"}}
+    response = api.post("/v1/customers/", body, content_type="application/json")
+    assert response.status_code == 422
+    assert "ISO 3166-1" in response.text
+    body["billing_address"]["country"] = "de"
+    response = api.post("/v1/customers/", body, content_type="application/json")
+    assert response.status_code == 201
+    assert response.json()["billing_address"]["country"] == "DE"
