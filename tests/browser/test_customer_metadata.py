@@ -255,3 +255,29 @@ def test_new_customer_metadata_rows_offer_yes_no_and_numbers(owner_page, organiz
     expect(page.get_by_role("status")).to_contain_text("created")
     customer = Customer.objects.get(email="ada@example.com")
     assert customer.metadata == {"beta": True, "seats": 12}
+
+
+def test_without_javascript_yes_no_and_remove_still_work(
+    new_page, sign_in, owner, organization, artifacts_dir
+):
+    page = new_page(viewport={"width": 1440, "height": 900}, java_script_enabled=False)
+    sign_in(page, owner)
+    customer = CustomerFactory(organization=organization, metadata={"plan": "pro"})
+    page.goto(detail_url(customer))
+
+    # The Yes/No menu takes the text box's place by CSS alone.
+    page.locator("#add-key").fill("beta")
+    page.locator("#add-type").select_option(label="Yes/No")
+    expect(page.locator("#add-value")).to_be_hidden()
+    page.locator("#add-value-boolean").select_option(label="No")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_role("status")).to_have_text("Saved 'beta' as Yes/No No.")
+
+    # Remove opens the same question as a page, then removes.
+    page.get_by_role("link", name="Remove plan").click()
+    expect(page.locator("tr.confirming")).to_contain_text("Remove the key plan")
+    page.screenshot(path=artifacts_dir / "metadata-remove-without-js.png", full_page=True)
+    page.get_by_role("button", name="Remove plan").click()
+    expect(page.get_by_role("status")).to_have_text("Removed 'plan'.")
+    customer.refresh_from_db()
+    assert customer.metadata == {"beta": False}
