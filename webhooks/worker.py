@@ -85,20 +85,30 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
+    """Lease up to `limit` due deliveries, then read them with their events and endpoints.
+
+    The events are read after the lease is taken, by a statement of their own: the locking
+    statement sees the database as it was when it began, and a coalescing write that
+    committed while it ran (its rows were not locked yet) would be sent stale, under an ID
+    whose stored payload says otherwise. Once the rows are ours, no write changes them.
+    """
     with transaction.atomic():
-        due = list(
+        ids = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint", "event")
             .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
             .filter(endpoint__enabled=True)  # a disabled endpoint's deliveries wait
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .order_by("next_attempt_at")[:limit]
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
         )
-        if due:
-            WebhookDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
-                locked_until=now + LEASE
-            )
-    return due
+        if not ids:
+            return []
+        WebhookDelivery.objects.filter(pk__in=ids).update(locked_until=now + LEASE)
+        return list(
+            WebhookDelivery.objects.select_related("endpoint", "event")
+            .filter(pk__in=ids)
+            .order_by("next_attempt_at", "pk")
+        )
 
 
 def _send(delivery: WebhookDelivery, client, now: datetime) -> Sent:
