@@ -255,6 +255,7 @@ HORIZONTAL_OVERFLOW = """() => {
     if (root.scrollWidth <= root.clientWidth) return null;
     // Name the widest elements, to say what to fix.
     const wide = [...document.body.querySelectorAll("*")]
+        .filter(el => el.checkVisibility())
         .filter(el => el.getBoundingClientRect().right > root.clientWidth + 0.5)
         .filter(el => !el.closest(".table-wrap") || el.matches(".table-wrap"))
         .slice(0, 5)
