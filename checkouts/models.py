@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import BaseModel
+from customers.countries import validate_country_code
 from customers.metadata import validate_metadata
 from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
 from orders.models import Order, Product, Subscription
@@ -55,7 +56,9 @@ class Checkout(BaseModel):
     customer_billing_address_postal_code = models.CharField(max_length=32, blank=True)
     customer_billing_address_city = models.CharField(max_length=128, blank=True)
     customer_billing_address_state = models.CharField(max_length=128, blank=True)
-    customer_billing_address_country = models.CharField(max_length=2, blank=True)
+    customer_billing_address_country = models.CharField(
+        max_length=2, blank=True, validators=[validate_country_code]
+    )
     customer_tax_id = models.CharField(max_length=64, blank=True)
     customer_metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])
     metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])

@@ -123,3 +123,21 @@ def test_checkout_scopes_are_required(live_server, make_token, organization, mon
 def test_another_organizations_product_cannot_be_sold(outsider_sdk, monthly):
     with pytest.raises(errors.HTTPValidationError):
         outsider_sdk.checkouts.create(products=[str(monthly.pk)])
+
+
+@pytest.mark.django_db
+def test_an_unknown_billing_country_is_refused_when_the_checkout_is_updated(api, organization):
+    from checkouts import services as checkout_services
+
+    product = ProductFactory(organization=organization)
+    checkout = checkout_services.checkout_create(organization=organization, product=product)
+    address = {"country": "ZZ", "line1": "1 Main St"}
+    response = api.patch(
+        f"/v1/checkouts/client/{checkout.client_secret}",
+        data={"customer_billing_address": address},
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content
+    assert "ISO 3166-1" in str(response.json()["detail"])
+    checkout.refresh_from_db()
+    assert checkout.customer_billing_address_country == ""
