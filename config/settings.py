@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.idempotency.IdempotencyMiddleware",
+    "core.middleware.GoneRowIsNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

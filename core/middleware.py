@@ -2,7 +2,9 @@
 
 from urllib.parse import unquote_to_bytes
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.urls import get_resolver
 
 
 class RejectNulCharactersMiddleware:
@@ -47,3 +49,20 @@ def _refuse(request: HttpRequest) -> HttpResponse:
         detail = [{"type": "value_error", "loc": ["request"], "msg": message, "input": None}]
         return JsonResponse({"error": "PolarRequestValidationError", "detail": detail}, status=422)
     return HttpResponseBadRequest(message)
+
+
+class GoneRowIsNotFoundMiddleware:
+    """A row that vanished between a page's lookup and its write (two people deleting the
+    same customer, say) is a 404, as the API answers it, not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not isinstance(exception, ObjectDoesNotExist):
+            return None
+        not_found = get_resolver().resolve_error_handler(404)
+        return not_found(request, Http404(str(exception)))

@@ -189,11 +189,12 @@ def _anonymize(customer: Customer) -> None:
 
 
 def _lock_live(customer: Customer) -> Customer:
-    """Re-read the customer under a row lock, so concurrent writers queue up."""
+    """Re-read the customer under a row lock, so concurrent writers queue up. A customer
+    deleted meanwhile raises Customer.DoesNotExist: it is gone (404), not invalid input."""
     try:
         return Customer.objects.live().select_for_update().get(pk=customer.pk)
     except Customer.DoesNotExist:
-        raise ValidationError("This customer has been deleted.", code="deleted") from None
+        raise Customer.DoesNotExist("This customer has been deleted.") from None
 
 
 def _check_expected_metadata(current: Customer, key: str, expected: Any) -> None:
