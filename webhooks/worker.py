@@ -67,6 +67,8 @@ def deliver_due(*, now: datetime | None = None, limit: int = 50, client=None) ->
             if delivery.endpoint_id in stopped:
                 continue
             at = datetime.now(UTC) + offset
+            if not _renew(delivery, at):
+                continue  # the batch outlived our lease, and another worker has it now
             sent = _send(delivery, client, at)
             attempted += 1
             if not _record(delivery.pk, sent, datetime.now(UTC) + offset):
@@ -109,6 +111,20 @@ def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
             .filter(pk__in=ids)
             .order_by("next_attempt_at", "pk")
         )
+
+
+def _renew(delivery: WebhookDelivery, now: datetime) -> bool:
+    """Extend our lease on `delivery` just before sending it; False when it is no longer
+    ours. A batch can take longer than one lease (50 receivers that each take the whole
+    timeout), and a lease that ran out may have been taken by another worker, which sends
+    the delivery itself: sending it here too would send it twice."""
+    renewed = WebhookDelivery.objects.filter(
+        pk=delivery.pk,
+        status=WebhookDelivery.Status.PENDING,
+        locked_until=delivery.locked_until,  # still the lease this worker took
+    ).update(locked_until=now + LEASE)
+    delivery.locked_until = now + LEASE
+    return bool(renewed)
 
 
 def _send(delivery: WebhookDelivery, client, now: datetime) -> Sent:

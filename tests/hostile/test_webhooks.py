@@ -3,15 +3,18 @@ their lease, receivers that answer forever, an owner's edit racing the worker.""
 
 import json
 import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from django.db import connection, transaction
 
 from customers import services as customer_services
 from tests.webhooks.conftest import Receiver
 from webhooks import services
-from webhooks.models import WebhookEvent
-from webhooks.worker import deliver_due
+from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+from webhooks.worker import LEASE, deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +97,115 @@ def test_a_claim_racing_a_coalescing_write_sends_the_payload_that_was_stored(
     assert_each_request_carries_its_stored_event(receiver)
     states = [json.loads(r["body"]) for r in receiver.requests]
     assert states[-1]["data"]["name"] == "Newest name"
+
+
+# --- A batch that outlives its lease ----------------------------------------------------
+
+
+class SlowFirstSend:
+    """An httpx client whose first request takes "longer than the lease": while it is in
+    flight, another worker runs at a time past the lease and claims what is left."""
+
+    def __init__(self, later):
+        self.client = httpx.Client(timeout=5)
+        self.later, self.calls = later, 0
+
+    def post(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            deliver_due(now=self.later)  # the other worker
+        return self.client.post(*args, **kwargs)
+
+    def stream(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            deliver_due(now=self.later)
+        return self.client.stream(*args, **kwargs)
+
+
+def test_a_worker_never_sends_what_another_worker_took_over_after_its_lease(organization, receiver):
+    services.endpoint_create(
+        organization=organization, url=receiver.url, events=["customer.created"]
+    )
+    for i in range(4):
+        customer_services.customer_create(organization=organization, email=f"c{i}@x.io")
+    start = datetime.now(UTC)
+    slow = SlowFirstSend(later=start + 2 * LEASE)
+    deliver_due(now=start, client=slow)
+
+    sent = Counter(r["headers"]["webhook-id"] for r in receiver.requests)
+    first = receiver.requests[-1]["headers"]["webhook-id"]  # the slow one finished last
+    # The slow request itself overran its lease, so it may go twice (the receiver can
+    # tell by its webhook-id); nothing else may.
+    assert {event: count for event, count in sent.items() if event != first} == dict.fromkeys(
+        set(sent) - {first}, 1
+    )
+    assert len(sent) == 4
+    assert WebhookAttempt.objects.count() == sum(sent.values())
+
+
+# --- An owner's edit racing the worker's judgement ----------------------------------------
+
+
+@pytest.fixture
+def endpoint(organization, receiver):
+    return services.endpoint_create(
+        organization=organization, url=receiver.url, events=["customer.created"]
+    )
+
+
+def test_an_owners_edit_keeps_the_failures_the_worker_counted_meanwhile(
+    organization, endpoint, receiver
+):
+    seen_by_owner = WebhookEndpoint.objects.get(pk=endpoint.pk)  # the edit form loaded it
+    receiver.statuses = [500]
+    customer_services.customer_create(organization=organization, email="a@x.io")
+    deliver_due()  # meanwhile the worker records a failure
+    services.endpoint_update(
+        endpoint=seen_by_owner, events=["customer.created", "customer.updated"]
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.events == ["customer.created", "customer.updated"]
+    assert endpoint.consecutive_failures == 1
+    assert endpoint.failing_since is not None
+
+
+def test_an_owners_edit_does_not_revive_failures_a_success_cleared(
+    organization, endpoint, receiver, settings
+):
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        consecutive_failures=50, failing_since=datetime.now(UTC) - timedelta(hours=80)
+    )
+    seen_by_owner = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    customer_services.customer_create(organization=organization, email="a@x.io")
+    deliver_due()  # a success clears the judgement
+    services.endpoint_update(endpoint=seen_by_owner, url=receiver.url + "?v=2")
+    receiver.statuses = [500]
+    customer_services.customer_create(organization=organization, email="b@x.io")
+    deliver_due()  # one failure after a success must not disable it
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+    assert endpoint.consecutive_failures == 1
+
+
+def test_an_owners_edit_does_not_undo_an_automatic_disabling(organization, endpoint):
+    seen_by_owner = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(  # the worker, meanwhile
+        enabled=False, disabled_automatically=True, disabled_reason="Disabled automatically."
+    )
+    services.endpoint_update(
+        endpoint=seen_by_owner, events=["customer.created", "customer.deleted"]
+    )
+    endpoint.refresh_from_db()
+    assert (endpoint.enabled, endpoint.disabled_automatically) == (False, True)
+    assert endpoint.disabled_reason == "Disabled automatically."
+
+
+def test_an_owners_edit_does_not_undo_a_secret_rotated_meanwhile(organization, endpoint):
+    seen_by_owner = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    rotated = services.endpoint_rotate_secret(
+        endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk)
+    ).secret
+    services.endpoint_update(endpoint=seen_by_owner, enabled=False)
+    endpoint.refresh_from_db()
+    assert endpoint.secret == rotated
