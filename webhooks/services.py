@@ -46,20 +46,27 @@ def endpoint_update(
     (what waited longer than WEBHOOK_RETENTION_DAYS is marked expired instead)."""
     new_url = endpoint.url if url is None else url
     new_events = endpoint.events if events is None else events
+    target = None
     if (new_url, sorted(new_events)) != (endpoint.url, sorted(endpoint.events)):
-        # Only a new target is checked (with a DNS lookup): switching an endpoint off must
-        # work even when its host no longer resolves.
-        endpoint.url, endpoint.events = new_url, _check(new_url, new_events)
-    switched_on = enabled is True and not endpoint.enabled
-    if enabled is not None:
-        if switched_on:
-            endpoint.disabled_reason = ""
-            endpoint.consecutive_failures, endpoint.failing_since = 0, None
-        endpoint.enabled = enabled
-        # Whoever switches it, it is no longer the worker's automatic disabling.
-        endpoint.disabled_automatically = False
-    endpoint.full_clean()
+        # Only a new target is checked (with a DNS lookup, before any row is locked):
+        # switching an endpoint off must work even when its host no longer resolves.
+        target = new_url, _check(new_url, new_events)
     with transaction.atomic():
+        # The row as it is now, locked: while the owner edited, the worker may have counted
+        # failures, cleared them or disabled the endpoint, and the secret may have been
+        # rotated; saving the copy the owner loaded would undo all of that.
+        endpoint.refresh_from_db(from_queryset=WebhookEndpoint.objects.select_for_update())
+        if target is not None:
+            endpoint.url, endpoint.events = target
+        switched_on = enabled is True and not endpoint.enabled
+        if enabled is not None:
+            if switched_on:
+                endpoint.disabled_reason = ""
+                endpoint.consecutive_failures, endpoint.failing_since = 0, None
+            endpoint.enabled = enabled
+            # Whoever switches it, it is no longer the worker's automatic disabling.
+            endpoint.disabled_automatically = False
+        endpoint.full_clean()
         endpoint.save()
         if switched_on:
             _resume_waiting(endpoint)
