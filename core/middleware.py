@@ -3,8 +3,10 @@
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_resolver
+
+from core.views import bad_request
 
 
 class RejectNulCharactersMiddleware:
@@ -48,7 +50,7 @@ def _refuse(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/v1/"):
         detail = [{"type": "value_error", "loc": ["request"], "msg": message, "input": None}]
         return JsonResponse({"error": "PolarRequestValidationError", "detail": detail}, status=422)
-    return HttpResponseBadRequest(message)
+    return bad_request(message)
 
 
 class GoneRowIsNotFoundMiddleware:

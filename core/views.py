@@ -1,5 +1,5 @@
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 
@@ -9,3 +9,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def bad_request(message: str) -> HttpResponseBadRequest:
+    """A 400 that says what was wrong, as plain text: the page's script shows it in the
+    page's alert area when it answers an htmx request (a rendered fragment answering 400,
+    such as a form refused as damaged, is swapped in like any other)."""
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

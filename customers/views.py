@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
+from core.views import bad_request
 from customers import services
 from customers.countries import country_name
 from customers.export import csv_pieces
@@ -75,7 +76,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         return _redirect_with_metadata_filter(request, org_slug)
     form = CustomerListForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest(_first_error(form))
+        return bad_request(_first_error(form))
     query, active, sorting = (form.cleaned_data[k] for k in ("query", "active", "sorting"))
     filters = metadata_filters(request.GET)
 
@@ -89,7 +90,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             cursor=request.GET.get("cursor"),
         )
     except InvalidCursor as error:
-        return HttpResponseBadRequest(str(error))
+        return bad_request(str(error))
     mark_active_subscriptions(page.rows)
 
     state = _list_state(query, active, sorting, filters)
@@ -176,7 +177,7 @@ def customer_orders(request: HttpRequest, org_slug: str, customer_id) -> HttpRes
     try:
         orders = _orders_page(customer, request.GET.get("cursor"))
     except InvalidCursor as error:
-        return HttpResponseBadRequest(str(error))
+        return bad_request(str(error))
     context = {
         "membership": membership,
         "organization": membership.organization,
@@ -475,7 +476,7 @@ def customer_export(request: HttpRequest, org_slug: str) -> HttpResponse:
     membership = get_membership_or_404(request, org_slug)
     form = CustomerListForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest(_first_error(form))
+        return bad_request(_first_error(form))
     customers = _listed(
         membership.organization,
         form.cleaned_data["query"],

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
+from core.views import bad_request
 from organizations.access import get_membership_or_404
 from organizations.models import Membership
 from webhooks import services
@@ -136,15 +137,13 @@ def endpoint_log(request: HttpRequest, org_slug: str, endpoint_id: UUID) -> Http
         return _owners_only(request, membership)
     outcome = request.GET.get("status", "all")
     if outcome not in LOG_FILTERS and outcome not in DELIVERY_FILTERS:
-        return HttpResponseBadRequest(
-            "Filter by status: all, succeeded, failed, waiting or expired."
-        )
+        return bad_request("Filter by status: all, succeeded, failed, waiting or expired.")
     customer_id = request.GET.get("customer") or None
     if customer_id is not None:
         try:
             customer_id = UUID(customer_id)
         except ValueError:
-            return HttpResponseBadRequest("The customer filter needs a customer ID.")
+            return bad_request("The customer filter needs a customer ID.")
 
     if outcome in DELIVERY_FILTERS:
         rows = WebhookDelivery.objects.filter(
@@ -169,7 +168,7 @@ def endpoint_log(request: HttpRequest, org_slug: str, endpoint_id: UUID) -> Http
             limit=LOG_PAGE_SIZE,
         )
     except InvalidCursor as error:
-        return HttpResponseBadRequest(str(error))
+        return bad_request(str(error))
 
     def log_url(**changes) -> str:
         params = {"status": outcome, "customer": customer_id, "cursor": None, **changes}

@@ -181,6 +181,39 @@
     });
   }
 
+  // Failed htmx requests: a page fragment answering 400 (a form refused as damaged) is
+  // swapped in like any other; any other failure says so in the page's alert area, with
+  // the server's own message when it sent one as text, instead of doing nothing.
+  function showRequestError(text) {
+    var box = document.getElementById("request-error");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (xhr.status === 400 && type.indexOf("text/html") === 0) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var box = document.getElementById("request-error");
+    if (box) box.hidden = true;
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var text = type.indexOf("text/plain") === 0 ? xhr.responseText.trim() : "";
+    showRequestError(
+      text || "That didn't work (HTTP " + xhr.status + "). Reload the page and try again."
+    );
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showRequestError("The server could not be reached. Check your connection and try again.");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     drawRevenueChart(document);
     updateValueEditors(document);

@@ -67,6 +67,8 @@ BROWSER_ERRORS = pytest.StashKey["BrowserErrors"]()
 FAILED_LOAD = re.compile(
     r"Failed to load resource: the server responded with a status of (?P<status>\d+)"
 )
+# How htmx logs a response it does not swap.
+HTMX_ERROR_STATUS = re.compile(r"Response Status Error Code (?P<status>\d+) from")
 
 
 class BrowserErrors:
@@ -79,8 +81,9 @@ class BrowserErrors:
 
     def expect_http_status(self, status: int) -> None:
         """Accept responses with `status` in this test. Chromium logs every resource that
-        answers 4xx or 5xx as a console error, and some answers are expected: the app
-        returns 422 for a form with errors, on purpose."""
+        answers 4xx or 5xx as a console error (and htmx logs the ones it does not swap),
+        and some answers are expected: the app returns 422 for a form with errors, on
+        purpose."""
         self.expected_statuses.add(status)
 
     def watch(self, context: BrowserContext) -> None:
@@ -92,7 +95,7 @@ class BrowserErrors:
         if message.type != "error":
             return
         url = message.location.get("url", "")
-        failed_load = FAILED_LOAD.match(message.text)
+        failed_load = FAILED_LOAD.match(message.text) or HTMX_ERROR_STATUS.match(message.text)
         status = int(failed_load["status"]) if failed_load else None
         if status in self.expected_statuses:
             return

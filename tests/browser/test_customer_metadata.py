@@ -281,3 +281,40 @@ def test_without_javascript_yes_no_and_remove_still_work(
     expect(page.get_by_role("status")).to_have_text("Removed 'plan'.")
     customer.refresh_from_db()
     assert customer.metadata == {"beta": False}
+
+
+def test_a_damaged_edit_form_says_nothing_was_saved_in_the_panel(
+    owner_page, organization, browser_errors
+):
+    """A 400 for a form whose concurrency token was tampered with is shown in place."""
+    from customers.forms import DAMAGED_FORM_MESSAGE
+
+    browser_errors.expect_http_status(400)
+    page = owner_page
+    customer = CustomerFactory(organization=organization, metadata={"seats": 5})
+    page.goto(detail_url(customer))
+    panel = page.locator("#metadata-panel")
+    panel.get_by_role("link", name="Edit seats").click()
+    expect(page.locator("#edit-value")).to_have_value("5")
+    wait_for_htmx(page)
+    page.evaluate("document.querySelector('[name=expected]').value = 'not json'")
+    page.locator("#edit-value").fill("9")
+    panel.get_by_role("button", name="Save").click()
+    expect(panel.get_by_text(DAMAGED_FORM_MESSAGE)).to_be_visible()
+    customer.refresh_from_db()
+    assert customer.metadata == {"seats": 5}
+
+
+def test_a_request_the_server_refuses_says_why_in_the_page(
+    owner_page, organization, browser_errors
+):
+    browser_errors.expect_http_status(400)
+    page = owner_page
+    CustomerFactory(organization=organization)
+    page.goto(reverse("customers:list", args=[organization.slug]))
+    page.evaluate(
+        "htmx.ajax('GET', location.pathname + '?sorting=nonsense', {target: 'main', swap: 'none'})"
+    )
+    alert = page.locator("#request-error")
+    expect(alert).to_be_visible()
+    expect(alert).not_to_have_text("")
