@@ -135,27 +135,50 @@ def _send(delivery: WebhookDelivery, client, now: datetime) -> Sent:
         # Checked again at send time: a name can come to point at a private address later.
         check_webhook_url(endpoint.url)
         signature = Webhook(endpoint.secret).sign(str(event.pk), now, body)
-        response = client.post(
+        with client.stream(
+            "POST",
             endpoint.url,
             content=body.encode(),
             headers={
                 "content-type": "application/json",
                 "user-agent": "customers-webhooks/1.0",
+                "accept-encoding": "identity",
                 "webhook-id": str(event.pk),
                 "webhook-timestamp": str(int(now.timestamp())),
                 "webhook-signature": signature,
             },
-        )
+        ) as response:
+            excerpt = _excerpt(response, deadline=started + settings.WEBHOOK_TIMEOUT_SECONDS)
     except (httpx.HTTPError, ValidationError) as error:
         message = error.messages[0] if isinstance(error, ValidationError) else type(error).__name__
-        return Sent(False, None, _ms(started), "", str(message)[:500])
+        return Sent(False, None, _ms(started), "", _storable(str(message))[:500])
     return Sent(
         succeeded=200 <= response.status_code < 300,
         status_code=response.status_code,
         duration_ms=_ms(started),
-        excerpt=response.text[:EXCERPT_LENGTH],
+        excerpt=excerpt,
         error="",
     )
+
+
+def _excerpt(response: httpx.Response, *, deadline: float) -> str:
+    """The start of the receiver's answer, for the log: read only until EXCERPT_LENGTH
+    characters are in or the timeout has passed. The status is what counts, and a receiver
+    can answer without end (a body of gigabytes, or one byte at a time, each within the
+    read timeout): reading all of it held the worker, and every endpoint behind it."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) >= 4 * EXCERPT_LENGTH or time.monotonic() >= deadline:
+            break
+    text = body.decode(response.encoding or "utf-8", errors="replace")
+    return _storable(text[:EXCERPT_LENGTH])
+
+
+def _storable(text: str) -> str:
+    """Text from the receiver as a column can store it: PostgreSQL refuses NUL, and an
+    attempt that could not be recorded stopped the worker on every poll."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _record(delivery_id, sent: Sent, now: datetime) -> bool:

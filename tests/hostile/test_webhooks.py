@@ -5,6 +5,7 @@ import json
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from customers import services as customer_services
 from tests.webhooks.conftest import Receiver
 from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
-from webhooks.worker import LEASE, deliver_due
+from webhooks.worker import EXCERPT_LENGTH, LEASE, deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -110,16 +111,10 @@ class SlowFirstSend:
         self.client = httpx.Client(timeout=5)
         self.later, self.calls = later, 0
 
-    def post(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == 1:
-            deliver_due(now=self.later)  # the other worker
-        return self.client.post(*args, **kwargs)
-
     def stream(self, *args, **kwargs):
         self.calls += 1
         if self.calls == 1:
-            deliver_due(now=self.later)
+            deliver_due(now=self.later)  # the other worker
         return self.client.stream(*args, **kwargs)
 
 
@@ -209,3 +204,85 @@ def test_an_owners_edit_does_not_undo_a_secret_rotated_meanwhile(organization, e
     services.endpoint_update(endpoint=seen_by_owner, enabled=False)
     endpoint.refresh_from_db()
     assert endpoint.secret == rotated
+
+
+# --- Receivers that answer forever ----------------------------------------------------------
+
+
+class EndlessReceiver:
+    """Answers 200 at once, then writes `pieces` pieces of body (`pause` seconds apart)
+    unless the worker hangs up first, and notes whether it did."""
+
+    def __init__(self, piece: bytes, pieces: int, pause: float):
+        self.hung_up = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                self.send_response(200)
+                self.send_header("content-length", str(len(piece) * pieces))
+                self.end_headers()
+                try:
+                    for _ in range(pieces):
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        threading.Event().wait(pause)
+                except OSError:
+                    receiver.hung_up.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    "piece, pieces, pause",
+    [
+        (b"x" * 65536, 1024, 0),  # 64 MB as fast as it goes: all of it held in memory
+        (b"x", 400, 0.05),  # a trickle, each byte well within the read timeout
+    ],
+    ids=["huge", "trickle"],
+)
+def test_a_receiver_that_keeps_answering_cannot_hold_the_worker(
+    organization, settings, piece, pieces, pause
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    endless = EndlessReceiver(piece, pieces, pause)
+    try:
+        services.endpoint_create(
+            organization=organization, url=endless.url, events=["customer.created"]
+        )
+        customer_services.customer_create(organization=organization, email="a@x.io")
+        deliver_due()
+        assert endless.hung_up.wait(10), "the worker read the whole answer"
+        attempt = WebhookAttempt.objects.get()
+        assert attempt.succeeded  # the 200 came at once; only the body went on
+        assert 0 < len(attempt.response_excerpt) <= EXCERPT_LENGTH
+        assert set(attempt.response_excerpt) == {"x"}
+    finally:
+        endless.close()
+
+
+def test_a_receiver_answering_nul_characters_is_recorded(organization):
+    """PostgreSQL stores no NUL in text: an excerpt holding one failed the attempt's INSERT,
+    so the worker crashed on every poll and the delivery was never recorded."""
+    answer = EndlessReceiver(b"ok\x00\x00 done", 1, 0)
+    try:
+        services.endpoint_create(
+            organization=organization, url=answer.url, events=["customer.created"]
+        )
+        customer_services.customer_create(organization=organization, email="a@x.io")
+        deliver_due()
+        attempt = WebhookAttempt.objects.get()
+        assert attempt.succeeded
+        assert attempt.response_excerpt == "ok\ufffd\ufffd done"
+    finally:
+        answer.close()
