@@ -20,7 +20,7 @@ from ninja.errors import AuthorizationError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from core.clients import address_key, client_address
@@ -86,6 +86,13 @@ def _iso_date_time(value: Any) -> Any:
 # A time from a query string or body: an ISO 8601 date-time (one without an offset is
 # UTC), normalised to UTC.
 Timestamp = Annotated[datetime, BeforeValidator(_iso_date_time), AfterValidator(_to_utc)]
+
+
+# Text a list searches for (`query=`): at most as long as the dashboard's search box takes.
+# Unbounded, a long one reached the database: SQLite refuses a LIKE pattern over 50,000
+# bytes, and the API answered that as a database outage (503).
+SEARCH_MAX_LENGTH = 200
+SearchText = Annotated[str, StringConstraints(max_length=SEARCH_MAX_LENGTH)]
 
 
 def choices_enum(name: str, choices) -> type[StrEnum]:

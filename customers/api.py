@@ -4,14 +4,16 @@ Every route has an `/external/{external_id}` twin, so a merchant's backend can w
 its own user IDs without ever storing ours.
 """
 
+from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from core.api import (
     ERRORS,
+    SearchText,
     check_metadata,
     excludes_our_organization,
     found_or_404,
@@ -25,7 +27,7 @@ from core.prepared import PreparedQuery
 from customers import services
 from customers.counts import metadata_count
 from customers.export import csv_pieces
-from customers.models import Customer
+from customers.models import EMAIL_MAX_LENGTH, Customer
 from customers.querysets import SORTINGS, metadata_filters
 from customers.schemas import (
     CustomerCreateIn,
@@ -50,8 +52,8 @@ CustomerSortProperty = sort_enum("CustomerSortProperty", SORTINGS)
 
 class CustomerListQuery(Schema):
     organization_id: list[UUID] | None = None
-    email: str | None = None
-    query: str | None = None
+    email: Annotated[str, StringConstraints(max_length=EMAIL_MAX_LENGTH)] | None = None
+    query: SearchText | None = None
     active: bool | None = None
     page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")

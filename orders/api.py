@@ -11,6 +11,7 @@ from core.api import (
     ERRORS,
     ApiError,
     ErrorOut,
+    SearchText,
     check_metadata,
     choices_enum,
     excludes_our_organization,
@@ -285,7 +286,7 @@ ProductSortProperty = sort_enum("ProductSortProperty", PRODUCT_SORTINGS)
 
 class ProductListQuery(ListQuery):
     id: list[UUID] | None = None
-    query: str | None = None
+    query: SearchText | None = None
     is_archived: bool | None = None
     is_recurring: bool | None = None
     sorting: list[ProductSortProperty] = Field(["-created_at"])

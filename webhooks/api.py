@@ -14,6 +14,7 @@ from pydantic import Field
 
 from core.api import (
     ERRORS,
+    SearchText,
     Timestamp,
     excludes_our_organization,
     get_or_404,
@@ -53,7 +54,7 @@ class DeliveryListQuery(Schema):
     start_timestamp: Timestamp | None = None
     end_timestamp: Timestamp | None = None
     succeeded: bool | None = None
-    query: str | None = Field(None, description="Text in the response body or the error.")
+    query: SearchText | None = Field(None, description="Text in the response body or the error.")
     http_code_class: Literal["2xx", "3xx", "4xx", "5xx"] | None = None
     event_type: list[EventType] | None = None
     page: int = Field(1, ge=1, le=10_000_000)
