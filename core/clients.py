@@ -11,9 +11,14 @@ def client_address(request: HttpRequest) -> str:
     """The address that sent the request: REMOTE_ADDR, or behind our own proxy the last
     X-Forwarded-For entry (the one that proxy appended; earlier entries come from the
     client and can be anything, so trusting the first would let a client pick its own
-    address and dodge every per-address limit)."""
+    address and dodge every per-address limit).
+
+    A request without REMOTE_ADDR came over a unix socket (gunicorn on
+    `BIND=unix:/run/customers/web.sock`), which only a local proxy can reach: it is behind
+    a proxy whatever BEHIND_PROXY says. Read as "", no address was counted at all, and
+    every buyer shared one rate limit."""
     address = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_PROXY:
+    if settings.BEHIND_PROXY or not address:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
         if forwarded:
             address = forwarded
