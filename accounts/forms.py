@@ -6,9 +6,10 @@ from django.utils import timezone
 from accounts.services import (
     SignInRefusal,
     minutes_left,
-    sign_in_failure_record,
-    sign_in_refusal,
     sign_in_success_record,
+    sign_in_try,
+    sign_in_try_failed,
+    sign_in_try_taken_back,
 )
 from core.clients import client_address
 
@@ -31,20 +32,22 @@ class SignInProtectionMixin:
             return super().clean()  # the field errors say what is missing
         now = timezone.now()
         address = client_address(self.request) if self.request is not None else ""
-        self.refusal = sign_in_refusal(username=username, address=address, now=now)
+        # Counted before the password is checked, so tries sent at once cannot all pass.
+        self.refusal = sign_in_try(username=username, address=address, now=now)
         if self.refusal:
             raise self._refused_error(now)
         try:
             cleaned_data = super().clean()
         except ValidationError as error:
             if error.code != "invalid_login":
+                sign_in_try_taken_back(username=username, address=address, now=now)
                 raise
-            failure = sign_in_failure_record(username=username, address=address, now=now)
+            failure = sign_in_try_failed(username=username, address=address, now=now)
             if failure.locked_until:
                 self.refusal = SignInRefusal(until=failure.locked_until, locked=True)
                 raise self._refused_error(now) from error
             raise  # the pause this failure asks for refuses the next try, if it comes early
-        sign_in_success_record(username=username)
+        sign_in_success_record(username=username, address=address, now=now)
         return cleaned_data
 
     def _refused_error(self, now) -> ValidationError:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import SignInLock
@@ -78,15 +78,113 @@ def sign_in_refusal(
     for lock in rows:
         if lock.is_locked(now):
             locks.append(lock.locked_until)
-        elif lock.locked_until is None and now - lock.window_started_at < _window():
-            # Only the failures of the current window count, as they do for the lock.
-            pauses.append(lock.last_failure_at + pause_after(lock.failures))
+        elif (
+            lock.locked_until is None
+            and now - lock.window_started_at < _window()
+            and (pause := pause_after(lock.failures))
+        ):
+            # Only the failures of the current window count, as they do for the lock. No
+            # pause is none, also for a try that read the clock before a concurrent one.
+            pauses.append(lock.last_failure_at + pause)
     if locks:
         return SignInRefusal(until=max(locks), locked=True)
     pauses = [until for until in pauses if until > now]
     if pauses:
         return SignInRefusal(until=max(pauses), locked=False)
     return None
+
+
+def sign_in_try(
+    *, username: str, address: str, now: datetime | None = None
+) -> SignInRefusal | None:
+    """Refuse a sign-in now (see `sign_in_refusal`), or count it as a failure before its
+    password is checked: a right password takes it back (`sign_in_success_record`), a wrong
+    one may lock (`sign_in_try_failed`).
+
+    Judged and counted in one transaction with the counters locked, so tries sent at once
+    are judged one after another, each seeing the ones before it. Checked first and counted
+    after the password, a burst sent in parallel all passed the check: every guess in it was
+    tried, however many, where tries sent one after another get two and are told to wait.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Username first, then address, in every try: one order, so tries cannot deadlock.
+        rows = [_locked_row(kind, key, now) for kind, key, _ in _counters(username, address)]
+        refusal = sign_in_refusal(username=username, address=address, now=now)
+        if refusal:
+            return refusal
+        for row in rows:
+            if row.locked_until is not None or now - row.window_started_at >= _window():
+                row.failures, row.window_started_at, row.locked_until = 0, now, None
+            row.failures += 1
+            row.last_failure_at = now
+            row.save()
+    return None
+
+
+def _locked_row(kind: str, key: str, now: datetime) -> SignInLock:
+    for _ in range(3):
+        try:
+            return SignInLock.objects.select_for_update().get_or_create(
+                kind=kind,
+                key=key,
+                defaults={"failures": 0, "window_started_at": now, "last_failure_at": now},
+            )[0]
+        except IntegrityError:  # created by a concurrent try, and deleted by its success
+            continue
+    raise IntegrityError(f"Sign-in counter {kind} {key} keeps changing.")
+
+
+def sign_in_try_failed(
+    *, username: str, address: str, now: datetime | None = None
+) -> SignInFailure:
+    """The try `sign_in_try` counted had a wrong password: lock whichever counter reached
+    its limit."""
+    now = now or timezone.now()
+    rows = []
+    with transaction.atomic():
+        for kind, key, limit in _counters(username, address):  # in sign_in_try's order
+            row = SignInLock.objects.select_for_update().filter(kind=kind, key=key).first()
+            if row is None:  # cleared by staff meanwhile
+                continue
+            if not row.is_locked(now) and row.failures >= limit:
+                row.locked_until = now + timedelta(minutes=settings.SIGN_IN_LOCK_MINUTES)
+                row.save(update_fields=["locked_until"])
+            rows.append(row)
+    SignInLock.objects.filter(last_failure_at__lt=now - _retention()).delete()
+    locked = [row.locked_until for row in rows if row.is_locked(now)]
+    return SignInFailure(
+        failures=max((row.failures for row in rows), default=0),
+        locked_until=max(locked, default=None),
+    )
+
+
+def sign_in_try_taken_back(*, username: str, address: str, now: datetime) -> None:
+    """The try `sign_in_try` counted at `now` was no wrong password after all."""
+    for kind, key, _ in _counters(username, address):  # one row at a time: no deadlock
+        _take_back(Q(kind=kind, key=key), now)
+
+
+def _take_back(keys: Q, now: datetime) -> None:
+    over = now - timedelta(seconds=settings.SIGN_IN_SLOWDOWN_MAX_SECONDS)
+    SignInLock.objects.filter(keys, failures__gt=0).update(
+        failures=F("failures") - 1,
+        # Its pause too, unless another try came since.
+        last_failure_at=Case(
+            When(last_failure_at=now, then=Value(over)), default=F("last_failure_at")
+        ),
+    )
+
+
+def _counters(username: str, address: str) -> list[tuple[str, str, int]]:
+    counters = [
+        (SignInLock.Kind.USERNAME, username_key(username), settings.SIGN_IN_USERNAME_MAX_FAILURES)
+    ]
+    if address:
+        counters.append(
+            (SignInLock.Kind.ADDRESS, address_key(address), settings.SIGN_IN_ADDRESS_MAX_FAILURES)
+        )
+    return counters
 
 
 def sign_in_failure_record(
@@ -109,10 +207,15 @@ def sign_in_failure_record(
     )
 
 
-def sign_in_success_record(*, username: str) -> None:
-    """A correct password clears the username's counter. The address keeps its own: one
-    account that signs in must not reset the count of guesses at all the others."""
+def sign_in_success_record(
+    *, username: str, address: str = "", now: datetime | None = None
+) -> None:
+    """A correct password clears the username's counter. The address keeps its own, less
+    the try `sign_in_try` counted at `now`: one account that signs in must not reset the
+    count of guesses at all the others."""
     SignInLock.objects.filter(kind=SignInLock.Kind.USERNAME, key=username_key(username)).delete()
+    if address and now:
+        _take_back(Q(kind=SignInLock.Kind.ADDRESS, key=address_key(address)), now)
 
 
 def sign_in_locks_clear(*, locks: QuerySet[SignInLock]) -> int:

@@ -58,3 +58,49 @@ def test_over_a_unix_socket_buyers_do_not_share_one_rate_limit(client, settings,
         client.get(url, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="192.0.2.1")
     response = client.get(url, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="192.0.2.2")
     assert response.status_code == 404  # not the first buyer's 429
+
+
+# --- Guesses sent all at once ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_at_once_get_no_more_password_checks_than_one_after_another(
+    postgres_only, owner
+):
+    """The pause and the lock were checked before the password and counted after it, so
+    tries sent in parallel all passed the check: a burst had every guess checked, however
+    many (one per worker process at a time), where one client after another gets two
+    checked (a first slip is free) and is then told to wait."""
+    from tests.customers.test_concurrency import race
+
+    def guess(i):
+        return (
+            Client()
+            .post(
+                "/login/", {"username": "owner", "password": f"guess-{i}"}, REMOTE_ADDR="192.0.2.1"
+            )
+            .status_code
+        )
+
+    statuses = race(guess, n=8)
+    assert statuses.count(200) <= 2, statuses  # the rest refused (429) without a check
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_tries_of_many_usernames_from_one_address_never_errors(
+    postgres_only, owner, settings
+):
+    settings.SIGN_IN_SLOWDOWN_SECONDS = 0  # no pauses: as many checks at once as possible
+    from tests.customers.test_concurrency import race
+
+    def guess(i):
+        username, password = ("owner", PASSWORD) if i % 3 == 0 else (f"guess-{i % 4}", "x")
+        return (
+            Client()
+            .post("/login/", {"username": username, "password": password}, REMOTE_ADDR="192.0.2.1")
+            .status_code
+        )
+
+    statuses = race(guess, n=16)
+    assert set(statuses) <= {200, 302, 429}, statuses
+    assert 302 in statuses  # the owner, with the right password, got in
