@@ -127,7 +127,9 @@ def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
 
     A text cell that a spreadsheet would run as a formula (one beginning with `=`, `+`,
     `-`, `@`, a tab or a carriage return, after any leading `'`) is written with a `'` in
-    front, as OWASP recommends; importing the file takes exactly that `'` off again.
+    front, as OWASP recommends, and so is each piece after a `;` (where a spreadsheet's list
+    separator is `;`, it starts a cell of its own); importing the file takes exactly those
+    `'` off again.
 
     **Scopes**: `customers:read` `customers:write`
     """

@@ -15,8 +15,9 @@ tab or a carriage return would be run as a formula by Excel, LibreOffice or Shee
 (`=HYPERLINK(...)` as a customer's name), so it gets a `'` in front, as OWASP recommends.
 A value that already begins with quotes and then one of those characters (`'=x`) gets one
 more quote too, so `csv_cell_decode` can take exactly one quote off and give every value
-back as it was. The rule is `FORMULA_PATTERN`, applied in SQL on PostgreSQL and in Python
-on SQLite: the same bytes on both.
+back as it was. Each piece after a `;` in a cell gets the same rule, since a spreadsheet
+whose list separator is `;` splits the cell there. The rule is `FORMULA_PATTERN`, applied
+in SQL on PostgreSQL and in Python on SQLite: the same bytes on both.
 """
 
 import csv
@@ -30,8 +31,8 @@ from decimal import Decimal
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Case, F, Func, IntegerField, QuerySet, TextField, Value, When
-from django.db.models.functions import Cast, Concat, NullIf
-from django.db.models.lookups import In, Regex
+from django.db.models.functions import Cast, Concat, NullIf, StrIndex
+from django.db.models.lookups import GreaterThan, In, Regex
 
 CSV_COLUMNS = [
     "id",
@@ -61,18 +62,29 @@ ORDER = ("created_at", "id")
 # characters themselves, not escapes.
 FORMULA_PATTERN = "'*[-=+@\t\r]"
 _FORMULA = re.compile(FORMULA_PATTERN)
+# Where the list separator is `;` (German, French, Dutch... Excel), a spreadsheet opening a
+# .csv splits each line at `;` too, so what follows a `;` inside one of our cells starts a
+# cell of its own (`Ada;=cmd|' /C calc'!A0`): each such piece gets the same rule.
+_FORMULA_AFTER_SEMICOLON = re.compile(f";(?={FORMULA_PATTERN})")
+_QUOTED_AFTER_SEMICOLON = re.compile(f";'(?={FORMULA_PATTERN})")
 
 
 def csv_cell_encode(value: str) -> str:
     """The text of a CSV cell that no spreadsheet runs as a formula: `value` with a `'` in
     front when it begins with `=`, `+`, `-`, `@`, tab or carriage return, or with quotes
-    followed by one of them (`'=x` becomes `''=x`). Everything else is left as it is."""
+    followed by one of them (`'=x` becomes `''=x`); and so is each piece after a `;`
+    (`x;=y` becomes `x;'=y`). Everything else is left as it is."""
+    if ";" in value:
+        value = _FORMULA_AFTER_SEMICOLON.sub(";'", value)
     return "'" + value if _FORMULA.match(value) else value
 
 
 def csv_cell_decode(value: str) -> str:
     """The original value of a cell written by `csv_cell_encode` (for importing our own
-    export): one leading `'` is taken off when what follows it would have been quoted."""
+    export): one leading `'` is taken off when what follows it would have been quoted, and
+    so is one after each `;`."""
+    if ";'" in value:
+        value = _QUOTED_AFTER_SEMICOLON.sub(";", value)
     if value.startswith("'") and _FORMULA.match(value, 1):
         return value[1:]
     return value
@@ -84,8 +96,23 @@ _FIRST_CHARACTERS = [ord(c) for c in "=+-@\t\r'"]
 
 def _csv_cell_encode_sql(expression):
     """`csv_cell_encode` in SQL (PostgreSQL), so COPY writes the same bytes. The regular
-    expression runs only on the rare cell whose first character could need it: run on
-    every cell, it made the COPY about three times slower."""
+    expressions run only on the rare cell whose first character could need it, or that
+    holds a `;`: run on every cell, one made the COPY about three times slower."""
+    expression = Case(
+        When(
+            GreaterThan(StrIndex(expression, Value(";")), 0),
+            then=Func(
+                expression,
+                Value(f";({FORMULA_PATTERN})"),
+                Value(";'\\1"),
+                Value("g"),
+                function="regexp_replace",
+                output_field=TextField(),
+            ),
+        ),
+        default=expression,
+        output_field=TextField(),
+    )
     quoted = Case(
         When(Regex(expression, "^" + FORMULA_PATTERN), then=Concat(Value("'"), expression)),
         default=expression,
