@@ -188,8 +188,11 @@ def _record(delivery_id, sent: Sent, now: datetime) -> bool:
         delivery = (
             WebhookDelivery.objects.select_for_update()
             .select_related("endpoint")
-            .get(pk=delivery_id)
+            .filter(pk=delivery_id)
+            .first()
         )
+        if delivery is None:  # its endpoint was deleted while we sent: nothing to record
+            return False
         endpoint = delivery.endpoint
         WebhookAttempt.objects.create(
             delivery=delivery,

@@ -286,3 +286,36 @@ def test_a_receiver_answering_nul_characters_is_recorded(organization):
         assert attempt.response_excerpt == "ok\ufffd\ufffd done"
     finally:
         answer.close()
+
+
+# --- An endpoint deleted while the worker sends to it --------------------------------------
+
+
+class DeletesOnFirstSend:
+    """An httpx client during whose first request the owner deletes that endpoint."""
+
+    def __init__(self):
+        self.client = httpx.Client(timeout=5)
+        self.calls = 0
+
+    def stream(self, method, url, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            services.endpoint_delete(endpoint=WebhookEndpoint.objects.get(url=url))
+        return self.client.stream(method, url, **kwargs)
+
+
+def test_an_endpoint_deleted_mid_send_does_not_stop_the_batch(organization, receiver):
+    other = Receiver()
+    try:
+        for url in (receiver.url, other.url):
+            services.endpoint_create(
+                organization=organization, url=url, events=["customer.created"]
+            )
+        customer_services.customer_create(organization=organization, email="a@x.io")
+        customer_services.customer_create(organization=organization, email="b@x.io")
+        deliver_due(client=DeletesOnFirstSend())  # raised DoesNotExist: the worker died
+        survivor = WebhookEndpoint.objects.get()
+        assert survivor.deliveries.filter(status="succeeded").count() == 2
+    finally:
+        other.close()
