@@ -274,11 +274,19 @@ def paginate(
     queryset: QuerySet, *, page: int, limit: int, serialize, total: int | None = None
 ) -> dict:
     """Polar's page-based envelope: `{"items": [...], "pagination": {...}}`. `total`, when
-    the caller knows it more cheaply, saves counting the rows."""
-    if total is None:
-        total = queryset.count()
+    the caller knows it more cheaply, saves counting the rows; so does the page itself
+    when it proves the total (a short page that is not empty, or a short first page), so
+    a filter matching few rows is read once, not once to count and once to show."""
     offset = (page - 1) * limit
-    items = [serialize(obj) for obj in queryset[offset : offset + limit]] if offset < total else []
+    if total is not None:
+        rows = list(queryset[offset : offset + limit]) if offset < total else []
+    else:
+        rows = list(queryset[offset : offset + limit])
+        if len(rows) < limit and (rows or page == 1):
+            total = offset + len(rows)
+        else:
+            total = queryset.count()
+    items = [serialize(obj) for obj in rows]
     return {
         "items": items,
         "pagination": {"total_count": total, "max_page": math.ceil(total / limit)},

@@ -13,15 +13,15 @@ pytestmark = pytest.mark.django_db
 def data(organization, token):
     # A token used a moment ago: no last_used_at write in the counted requests.
     OrganizationAccessToken.objects.update(last_used_at=timezone.now())
-    product = ProductFactory(organization=organization)
     for _ in range(30):
+        product = ProductFactory(organization=organization)
         customer = CustomerFactory(organization=organization, metadata={"plan": "pro"})
         subscription = SubscriptionFactory(customer=customer, product=product)
         OrderFactory(customer=customer, product=product, subscription=subscription)
 
 
-# Each: the token with its organization, the count, one page of rows with everything
-# they show joined in.
+# Each: the token with its organization, one page of rows with everything they show
+# joined in, and the count (every page here is full, so it cannot prove the total).
 LISTS = {
     "/v1/customers/": 3,
     "/v1/orders/": 3,  # rows joined to customer, product and subscription
@@ -41,14 +41,37 @@ def test_list_query_count_does_not_depend_on_page_size(
 
 
 def test_filtered_customer_list_query_count(api, data, django_assert_num_queries):
-    # token, count, page: the search, the active EXISTS and the metadata match all sit
-    # in the same two queries
-    with django_assert_num_queries(3):
+    # token, page: the search, the active EXISTS and the metadata match sit in the page's
+    # query, and 30 matches on a first page of 100 are the total: no count
+    with django_assert_num_queries(2):
         response = api.get(
             "/v1/customers/",
             {"limit": 100, "query": "example", "active": "true", "metadata[plan]": "pro"},
         )
     assert len(response.json()["items"]) == 30
+    assert response.json()["pagination"] == {"total_count": 30, "max_page": 1}
+
+
+@pytest.mark.parametrize(
+    ("page", "limit", "items", "total", "queries"),
+    [
+        (1, 100, 30, 30, 2),  # a short first page is the total
+        (3, 13, 4, 30, 2),  # a short page that is not empty: the rows before it, plus its own
+        (4, 13, 0, 30, 3),  # past the end: counted (the page cannot say)
+        (1, 10, 10, 30, 3),  # a full page: counted
+    ],
+)
+def test_a_page_that_proves_the_total_saves_the_count(
+    api, data, page, limit, items, total, queries, django_assert_num_queries
+):
+    # token, page[, count]
+    with django_assert_num_queries(queries):
+        response = api.get(
+            "/v1/customers/", {"query": "example", "active": "true", "page": page, "limit": limit}
+        )
+    body = response.json()
+    assert len(body["items"]) == items
+    assert body["pagination"]["total_count"] == total
 
 
 def test_get_by_external_id_is_two_queries(api, organization, django_assert_num_queries):
