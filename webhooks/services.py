@@ -82,10 +82,12 @@ def _resume_waiting(endpoint: WebhookEndpoint) -> None:
         endpoint=endpoint, status=WebhookDelivery.Status.PENDING
     )
     cutoff = now - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
-    waiting.filter(event__created_at__lt=cutoff).update(
+    # Old by its last change: a waiting event is coalesced into, keeping the time it was
+    # first written and carrying the newest state, which must not expire with it.
+    waiting.filter(event__modified_at__lt=cutoff).update(
         status=WebhookDelivery.Status.EXPIRED, next_attempt_at=None, modified_at=now
     )
-    waiting.filter(event__created_at__gte=cutoff).update(
+    waiting.filter(event__modified_at__gte=cutoff).update(
         next_attempt_at=F("created_at"), attempts=0, modified_at=now
     )
 

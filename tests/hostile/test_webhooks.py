@@ -319,3 +319,49 @@ def test_an_endpoint_deleted_mid_send_does_not_stop_the_batch(organization, rece
         assert survivor.deliveries.filter(status="succeeded").count() == 2
     finally:
         other.close()
+
+
+# --- Retention: what counts as old ----------------------------------------------------------
+
+
+def test_a_state_that_changed_within_retention_is_sent_on_re_enable(
+    organization, receiver, settings
+):
+    """An event that waits is coalesced into: it keeps the time it was first written and
+    carries the newest state. Expiring it by that first time dropped a change made
+    yesterday, the customer's final state, because the customer first changed long ago."""
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    endpoint = services.endpoint_create(
+        organization=organization, url=receiver.url, events=["customer.state_changed"]
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_automatically=True
+    )
+    customer = customer_services.customer_create(organization=organization, email="a@x.io")
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    WebhookEvent.objects.update(created_at=long_ago, modified_at=long_ago)
+    customer_services.customer_update(customer=customer, name="Final name")  # coalesced
+    assert WebhookEvent.objects.count() == 1
+
+    services.endpoint_update(endpoint=endpoint, enabled=True)
+    send_until_idle()
+    assert [json.loads(r["body"])["data"]["name"] for r in receiver.requests] == ["Final name"]
+
+
+def test_a_state_that_did_not_change_within_retention_still_expires(
+    organization, receiver, settings
+):
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    endpoint = services.endpoint_create(
+        organization=organization, url=receiver.url, events=["customer.state_changed"]
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_automatically=True
+    )
+    customer_services.customer_create(organization=organization, email="a@x.io")
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    WebhookEvent.objects.update(created_at=long_ago, modified_at=long_ago)
+    services.endpoint_update(endpoint=endpoint, enabled=True)
+    send_until_idle()
+    assert receiver.requests == []
+    assert WebhookEvent.objects.get().deliveries.get().status == "expired"

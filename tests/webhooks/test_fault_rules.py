@@ -219,7 +219,8 @@ def test_waiting_events_older_than_the_retention_expire_and_can_be_redelivered(
     settings.WEBHOOK_RETENTION_DAYS = 30
     disable_automatically(endpoint)
     customer_services.customer_create(organization=organization, email="old@x.io")
-    WebhookEvent.objects.update(created_at=datetime.now(UTC) - timedelta(days=31))
+    long_ago = datetime.now(UTC) - timedelta(days=31)  # written, and last changed, then
+    WebhookEvent.objects.update(created_at=long_ago, modified_at=long_ago)
     customer_services.customer_create(organization=organization, email="new@x.io")
 
     services.endpoint_update(endpoint=endpoint, enabled=True)
