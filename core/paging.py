@@ -7,8 +7,9 @@ after it, using the (sort field, id) index, instead of counting past an OFFSET.
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -79,11 +80,15 @@ def decode_cursor(cursor: str, *, field: str) -> tuple[Any, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, row_id = json.loads(raw)
+        row_id = str(UUID(row_id))  # a str that is no UUID would reach the query
         if field.endswith("_at"):
             value = datetime.fromisoformat(value)
-        if not isinstance(row_id, str):
-            raise TypeError(row_id)
-    except (ValueError, TypeError) as error:
+            if value.tzinfo is None:
+                raise TypeError(value)
+            value = value.astimezone(UTC)  # one PostgreSQL takes (year 1 to 9999 in UTC)
+        elif not isinstance(value, str):
+            raise TypeError(value)
+    except (ValueError, TypeError, AttributeError, OverflowError) as error:
         raise InvalidCursor(
             "This page link is not valid; start again from the first page."
         ) from error
