@@ -36,7 +36,7 @@ RETRY_DELAYS = [
     timedelta(hours=8),
 ]
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # at least; see _lease
 EXCERPT_LENGTH = 1000
 
 
@@ -105,7 +105,7 @@ def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
         )
         if not ids:
             return []
-        WebhookDelivery.objects.filter(pk__in=ids).update(locked_until=now + LEASE)
+        WebhookDelivery.objects.filter(pk__in=ids).update(locked_until=now + _lease())
         return list(
             WebhookDelivery.objects.select_related("endpoint", "event")
             .filter(pk__in=ids)
@@ -118,13 +118,22 @@ def _renew(delivery: WebhookDelivery, now: datetime) -> bool:
     ours. A batch can take longer than one lease (50 receivers that each take the whole
     timeout), and a lease that ran out may have been taken by another worker, which sends
     the delivery itself: sending it here too would send it twice."""
+    until = now + _lease()
     renewed = WebhookDelivery.objects.filter(
         pk=delivery.pk,
         status=WebhookDelivery.Status.PENDING,
         locked_until=delivery.locked_until,  # still the lease this worker took
-    ).update(locked_until=now + LEASE)
-    delivery.locked_until = now + LEASE
+    ).update(locked_until=until)
+    delivery.locked_until = until
     return bool(renewed)
+
+
+def _lease() -> timedelta:
+    """How long a worker holds a delivery: longer than one attempt can take, or another
+    worker sends it while the first still waits for the receiver. Connecting, sending and
+    the answer's first byte may each take WEBHOOK_TIMEOUT_SECONDS (the rest of the answer
+    is read only until the timeout), so four of them, or LEASE if that is longer."""
+    return max(LEASE, 4 * timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS))
 
 
 def _send(delivery: WebhookDelivery, client, now: datetime) -> Sent:

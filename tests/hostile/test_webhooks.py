@@ -15,7 +15,7 @@ from customers import services as customer_services
 from tests.webhooks.conftest import Receiver
 from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
-from webhooks.worker import EXCERPT_LENGTH, LEASE, deliver_due
+from webhooks.worker import EXCERPT_LENGTH, LEASE, _claim, deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -365,3 +365,18 @@ def test_a_state_that_did_not_change_within_retention_still_expires(
     send_until_idle()
     assert receiver.requests == []
     assert WebhookEvent.objects.get().deliveries.get().status == "expired"
+
+
+# --- A lease shorter than one attempt ---------------------------------------------------------
+
+
+def test_a_lease_outlasts_one_attempt_whatever_the_timeout(organization, endpoint, settings):
+    """With WEBHOOK_TIMEOUT_SECONDS above the 60 s lease, a live worker still waiting for a
+    slow receiver lost its lease, and another worker sent the same delivery meanwhile."""
+    settings.WEBHOOK_TIMEOUT_SECONDS = 90
+    customer_services.customer_create(organization=organization, email="a@x.io")
+    now = datetime.now(UTC)
+    (delivery,) = _claim(now, limit=50)
+    # Connecting, sending and the answer's first byte may each take the whole timeout.
+    assert delivery.locked_until >= now + timedelta(seconds=3 * 90)
+    assert _claim(now + timedelta(seconds=3 * 90), limit=50) == []
