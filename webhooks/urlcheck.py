@@ -16,13 +16,22 @@ def check_webhook_url(url: str) -> None:
         raise ValidationError("Use an http:// or https:// URL.", code="scheme")
     if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         return
-    for address in _resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+    public_address(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def public_address(host: str, port: int) -> str:
+    """The address to connect to for `host`, when every address it resolves to is public;
+    else ValidationError. The worker connects to exactly this address (see worker.py):
+    resolving the name again to connect would let it point elsewhere by then."""
+    addresses = _resolve(host, port)
+    for address in addresses:
         if not address.is_global:
             raise ValidationError(
-                f"{parts.hostname} resolves to {address}, a private, loopback or link-local "
+                f"{host} resolves to {address}, a private, loopback or link-local "
                 "address; webhooks only go to public addresses.",
                 code="private",
             )
+    return str(addresses[0])
 
 
 def _resolve(host: str, port: int) -> list[ipaddress._BaseAddress]:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.db.models import Q
 from standardwebhooks import Webhook
 
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.urlcheck import check_webhook_url
+from webhooks.urlcheck import check_webhook_url, public_address
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def deliver_due(*, now: datetime | None = None, limit: int = 50, client=None) ->
     offset = (now - datetime.now(UTC)) if now else timedelta(0)
     claimed = _claim(datetime.now(UTC) + offset, limit)
     owns_client = client is None
-    client = client or httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    client = client or _client()
     stopped: set = set()
     attempted = 0
     try:
@@ -78,6 +79,25 @@ def deliver_due(*, now: datetime | None = None, limit: int = 50, client=None) ->
             client.close()
         _release([d.pk for d in claimed if d.endpoint_id in stopped], datetime.now(UTC) + offset)
     return attempted
+
+
+class _CheckedAddressBackend(httpcore.SyncBackend):
+    """Connects to the address it has just checked is public, not to the name: httpx would
+    resolve the name again to connect, after our check, and a name that answers a public
+    address and then a private one (DNS rebinding, TTL 0) would reach inside the network.
+    TLS still verifies the certificate against the name."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+            host = public_address(host, port)
+        return super().connect_tcp(host, port, timeout, local_address, socket_options)
+
+
+def _client() -> httpx.Client:
+    transport = httpx.HTTPTransport()
+    # httpx takes no network backend of its own; its connection pool does.
+    transport._pool._network_backend = _CheckedAddressBackend()
+    return httpx.Client(transport=transport, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
 
 
 def retry_delay(attempts: int) -> timedelta:

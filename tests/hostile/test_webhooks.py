@@ -380,3 +380,41 @@ def test_a_lease_outlasts_one_attempt_whatever_the_timeout(organization, endpoin
     # Connecting, sending and the answer's first byte may each take the whole timeout.
     assert delivery.locked_until >= now + timedelta(seconds=3 * 90)
     assert _claim(now + timedelta(seconds=3 * 90), limit=50) == []
+
+
+# --- DNS rebinding ----------------------------------------------------------------------------
+
+
+def test_a_name_that_rebinds_to_a_private_address_after_the_check_is_not_reached(
+    organization, receiver, settings, monkeypatch
+):
+    """The URL was checked by resolving its name, then httpx resolved it again to connect:
+    a name whose answers alternate (public, then loopback; TTL 0) passed the check and
+    reached a service inside the network, whose answer the delivery log then showed."""
+    import socket
+
+    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    answers = {"calls": 0}
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, *args, **kwargs)
+        answers["calls"] += 1
+        address = "93.184.216.34" if answers["calls"] % 2 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    services.endpoint_create(
+        organization=organization,
+        url=f"http://rebind.example:{port}/hooks",
+        events=["customer.created"],
+    )
+    customer_services.customer_create(organization=organization, email="a@x.io")
+    answers["calls"] = 0  # the check before sending gets the public answer
+    deliver_due()
+    assert receiver.requests == []
+    attempt = WebhookAttempt.objects.get()
+    assert not attempt.succeeded
+    assert "private, loopback or link-local" in attempt.error
