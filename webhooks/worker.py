@@ -200,7 +200,12 @@ def _excerpt(response: httpx.Response, *, deadline: float) -> str:
         body += chunk
         if len(body) >= 4 * EXCERPT_LENGTH or time.monotonic() >= deadline:
             break
-    text = body.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        text = body.decode(response.encoding or "utf-8", errors="replace")
+    except (LookupError, UnicodeError):
+        # A charset that names no text encoding (`rot13`), or one that takes no error
+        # handler (`idna`): the receiver's words, which must not stop the worker.
+        text = body.decode("utf-8", errors="replace")
     return _storable(text[:EXCERPT_LENGTH])
 
 

@@ -213,7 +213,7 @@ class EndlessReceiver:
     """Answers 200 at once, then writes `pieces` pieces of body (`pause` seconds apart)
     unless the worker hangs up first, and notes whether it did."""
 
-    def __init__(self, piece: bytes, pieces: int, pause: float):
+    def __init__(self, piece: bytes, pieces: int, pause: float, content_type: str = ""):
         self.hung_up = threading.Event()
         receiver = self
 
@@ -222,6 +222,8 @@ class EndlessReceiver:
                 self.rfile.read(int(self.headers["content-length"]))
                 self.send_response(200)
                 self.send_header("content-length", str(len(piece) * pieces))
+                if content_type:
+                    self.send_header("content-type", content_type)
                 self.end_headers()
                 try:
                     for _ in range(pieces):
@@ -418,3 +420,21 @@ def test_a_name_that_rebinds_to_a_private_address_after_the_check_is_not_reached
     attempt = WebhookAttempt.objects.get()
     assert not attempt.succeeded
     assert "private, loopback or link-local" in attempt.error
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "idna", "no-such-charset"])
+def test_a_receiver_naming_a_charset_that_decodes_no_text_is_recorded(organization, charset):
+    """`charset=rot13` names a codec that is no text encoding (LookupError), `idna` one
+    that takes no error handler (UnicodeError): the worker raised on every poll."""
+    answer = EndlessReceiver(b"ok \xff", 1, 0, content_type=f"text/plain; charset={charset}")
+    try:
+        services.endpoint_create(
+            organization=organization, url=answer.url, events=["customer.created"]
+        )
+        customer_services.customer_create(organization=organization, email="a@x.io")
+        deliver_due()
+        attempt = WebhookAttempt.objects.get()
+        assert attempt.succeeded
+        assert attempt.response_excerpt.startswith("ok ")
+    finally:
+        answer.close()
