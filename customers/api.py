@@ -25,7 +25,7 @@ from core.api import (
 )
 from core.prepared import PreparedQuery
 from customers import services
-from customers.counts import metadata_count
+from customers.counts import customer_count, metadata_count
 from customers.export import csv_pieces
 from customers.models import EMAIL_MAX_LENGTH, Customer
 from customers.querysets import SORTINGS, metadata_filters
@@ -84,10 +84,15 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
         .filter_metadata(metadata)
         .order_by(*_ordering(filters.sorting))
     )
+    # Kept counters answer total_count for one metadata key alone, and for no filter or
+    # `active` alone; otherwise the page proves it or the rows are counted (paginate).
     total = None
-    other_filters = filters.email or (filters.query or "").strip() or filters.active is not None
-    if not (excluded or other_filters):
-        total = metadata_count(request.organization, metadata)
+    searched = filters.email or (filters.query or "").strip()
+    if not (excluded or searched):
+        if metadata and filters.active is None:
+            total = metadata_count(request.organization, metadata)
+        elif not metadata:
+            total = customer_count(request.organization, active=filters.active)
     limit = min(filters.limit, MAX_LIMIT)
     return paginate(customers, page=filters.page, limit=limit, serialize=customer_out, total=total)
 

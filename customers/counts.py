@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Sum
 
-from customers.models import CustomerMetadataCount
+from customers.models import CustomerCount, CustomerMetadataCount
 from customers.querysets import typed_candidates
 
 
@@ -36,3 +36,17 @@ def metadata_count(organization, filters: dict[str, list[str]]) -> int | None:
         organization_id=organization.pk, key=key, value__in=tokens
     ).aggregate(total=Sum("customers"))["total"]
     return total or 0
+
+
+def customer_count(organization, *, active: bool | None = None) -> int | None:
+    """Live customers of `organization` (with `active`, those with or without an active
+    subscription), summed from the counters PostgreSQL keeps; None on SQLite."""
+    if connection.vendor != "postgresql":
+        return None
+    totals = CustomerCount.objects.filter(organization_id=organization.pk).aggregate(
+        live=Sum("live"), active=Sum("active")
+    )
+    live, with_active = totals["live"] or 0, totals["active"] or 0
+    if active is None:
+        return live
+    return with_active if active else live - with_active

@@ -221,3 +221,25 @@ class CustomerMetadataCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}: {self.customers} (shard {self.shard})"
+
+
+class CustomerCount(models.Model):
+    """How many live customers an organization has, and how many of them have an active
+    subscription: the API's `total_count` for the unfiltered list and for `active=...`.
+
+    Kept by PostgreSQL triggers (migration 0006), whoever writes: a subscription's change
+    moves its customer's `active_subscriptions` (a column only PostgreSQL has), and a
+    customer's insert, delete, soft delete, restore or crossing between none and some
+    active subscriptions moves these counts. Sharded like `CustomerMetadataCount`
+    (pg_backend_pid() % 16), so concurrent writers don't queue on one row; a count is the
+    sum of its shards. SQLite leaves the table empty and counts rows.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "shard")
+    organization_id = models.UUIDField()
+    shard = models.SmallIntegerField()
+    live = models.BigIntegerField()
+    active = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.live} live, {self.active} active (shard {self.shard})"

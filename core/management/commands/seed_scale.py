@@ -28,7 +28,12 @@ PLANS = ["free", "pro", "team", "enterprise"]
 REGIONS = ["eu", "us", "apac", "latam"]
 HEAVY_CUSTOMER_ORDERS = 1000  # user0 gets this many, for the detail-page benchmark
 CHUNK = 50_000
-COUNT_TRIGGER = "customers_metadata_count_insert_delete"  # migration customers 0004
+# The counters' row triggers (migrations customers 0004 and 0006), by table.
+COUNT_TRIGGERS = [
+    ("customers_customer", "customers_metadata_count_insert_delete"),
+    ("customers_customer", "customers_count_insert_delete"),
+    ("orders_subscription", "orders_subscription_active_insert_delete"),
+]
 
 
 class Command(BaseCommand):
@@ -72,7 +77,8 @@ class Command(BaseCommand):
             cursor.execute("SET LOCAL synchronous_commit = off")
             # The metadata counters' row trigger would double the load time: off for the
             # COPY (in this transaction only), then every counter rebuilt in one pass.
-            cursor.execute(f"ALTER TABLE customers_customer DISABLE TRIGGER {COUNT_TRIGGER}")
+            for table, trigger in COUNT_TRIGGERS:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
             big = Organization.objects.create(name="Scale test", slug=SCALE_SLUG)
             self._ensure_user(big)
             self._seed_org(big, options["customers"], options, heavy=True)
@@ -80,12 +86,15 @@ class Command(BaseCommand):
                 small = Organization.objects.create(name=f"Small {i}", slug=f"{SMALL_PREFIX}{i}")
                 self._seed_org(small, 1000, options, heavy=False)
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER refuses pending checks
-            cursor.execute(f"ALTER TABLE customers_customer ENABLE TRIGGER {COUNT_TRIGGER}")
+            for table, trigger in COUNT_TRIGGERS:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             cursor.execute("SELECT customers_metadata_recount()")
+            cursor.execute("SELECT customers_count_recount()")
         with connection.cursor() as cursor:
             for table in (
                 "customers_customer",
                 "customers_customermetadatacount",
+                "customers_customercount",
                 "orders_order",
                 "orders_subscription",
             ):
