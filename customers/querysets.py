@@ -154,19 +154,25 @@ class ListCount:
         return f"{'about' if self.about else 'more than'} {self.value:,} {noun}"
 
 
-def count_listed(customers, *, organization, filters: dict, narrowed: bool) -> ListCount:
+def count_listed(
+    customers, *, organization, filters: dict, searched: bool, active: bool | None
+) -> ListCount:
     """How many of `customers` there are, never at the cost of counting them all.
 
-    One metadata key and nothing else (`narrowed` says a search or the active filter is
-    on): the counters PostgreSQL keeps answer exactly, as for the API's total_count.
-    Otherwise up to EXACT_COUNT_UP_TO rows are counted (within a time budget when a search
-    or the active filter could make even that slow), and past that PostgreSQL's planner
-    estimates.
+    With no search, the counters PostgreSQL keeps answer exactly, as for the API's
+    total_count: one metadata key alone, or no filter but `active`. Otherwise up to
+    EXACT_COUNT_UP_TO rows are counted (within a time budget when a search or the active
+    filter could make even that slow), and past that PostgreSQL's planner estimates.
     """
-    from customers.counts import metadata_count
+    from customers.counts import customer_count, metadata_count
 
-    if filters and not narrowed:
-        counted = metadata_count(organization, filters)
+    narrowed = searched or active is not None
+    if not searched:
+        counted = None
+        if filters and active is None:
+            counted = metadata_count(organization, filters)
+        elif not filters:
+            counted = customer_count(organization, active=active)
         if counted is not None:
             return ListCount(counted)
     try:

@@ -123,7 +123,8 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             customers,
             organization=organization,
             filters=filters,
-            narrowed=bool(query or active is not None),
+            searched=bool(query),
+            active=active,
         )
     if not request.htmx:  # the suggestions sit outside the results an HTMX search swaps
         context["metadata_suggestions"] = metadata_suggestions(organization)
