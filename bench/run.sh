@@ -77,6 +77,9 @@ export SECRET_KEY
 $python manage.py migrate --noinput -v 0
 $python manage.py collectstatic --noinput -v 0
 $python manage.py seed_scale --customers "$customers"
+# A migration or an earlier run's writes leave dead rows and a stale visibility map, which
+# index-only scans and the planner's estimates depend on: measure a vacuumed database.
+"$PG_BINDIR/psql" "$DATABASE_URL" -qc "VACUUM (ANALYZE)"
 token="$($python manage.py create_access_token --organization scale --name "bench $(date -u +%FT%TZ)" \
     --scopes customers:read customers:write orders:read subscriptions:read products:read)"
 
