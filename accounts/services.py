@@ -212,8 +212,13 @@ def sign_in_success_record(
 ) -> None:
     """A correct password clears the username's counter. The address keeps its own, less
     the try `sign_in_try` counted at `now`: one account that signs in must not reset the
-    count of guesses at all the others."""
-    SignInLock.objects.filter(kind=SignInLock.Kind.USERNAME, key=username_key(username)).delete()
+    count of guesses at all the others.
+
+    The username's row is reset, not deleted: a row deleted under concurrent tries of the
+    same username made each of them re-create it, and they kept colliding."""
+    SignInLock.objects.filter(kind=SignInLock.Kind.USERNAME, key=username_key(username)).update(
+        failures=0, locked_until=None, window_started_at=now or timezone.now()
+    )
     if address and now:
         _take_back(Q(kind=SignInLock.Kind.ADDRESS, key=address_key(address)), now)
 
