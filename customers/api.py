@@ -17,6 +17,7 @@ from core.api import (
     check_metadata,
     excludes_our_organization,
     found_or_404,
+    json_response,
     paginate,
     scopes,
     sort_enum,
@@ -94,7 +95,17 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
         elif not metadata:
             total = customer_count(request.organization, active=filters.active)
     limit = min(filters.limit, MAX_LIMIT)
-    return paginate(customers, page=filters.page, limit=limit, serialize=customer_out, total=total)
+    # Without a search or a metadata filter, the sorting's index (and on PostgreSQL the
+    # active customers' one) holds every filter: a deep page is found among its IDs.
+    page = paginate(
+        customers,
+        page=filters.page,
+        limit=limit,
+        serialize=customer_out,
+        total=total,
+        ids_first=not (searched or metadata),
+    )
+    return json_response(page)
 
 
 @router.post("/", response={201: CustomerOut, **ERRORS}, summary="Create a customer", auth=WRITE)

@@ -16,6 +16,7 @@ from core.api import (
     choices_enum,
     excludes_our_organization,
     get_or_404,
+    json_response,
     paginate,
     scopes,
     sort_enum,
@@ -130,9 +131,8 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
         elif types == {"recurring"}:
             orders = orders.filter(subscription__isnull=False)
     orders = orders.order_by(*_ordering(filters.sorting, ORDER_SORTINGS))
-    return paginate(
-        orders, page=filters.page, limit=min(filters.limit, MAX_LIMIT), serialize=order_out
-    )
+    limit = min(filters.limit, MAX_LIMIT)
+    return json_response(paginate(orders, page=filters.page, limit=limit, serialize=order_out))
 
 
 @orders_router.get(
@@ -197,11 +197,13 @@ def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuer
     if filters.cancel_at_period_end is not None:
         subscriptions = subscriptions.filter(cancel_at_period_end=filters.cancel_at_period_end)
     subscriptions = subscriptions.order_by(*_ordering(filters.sorting, SUBSCRIPTION_SORTINGS))
-    return paginate(
-        subscriptions,
-        page=filters.page,
-        limit=min(filters.limit, MAX_LIMIT),
-        serialize=subscription_out,
+    return json_response(
+        paginate(
+            subscriptions,
+            page=filters.page,
+            limit=min(filters.limit, MAX_LIMIT),
+            serialize=subscription_out,
+        )
     )
 
 
@@ -310,8 +312,10 @@ def list_products(request: HttpRequest, filters: Query[ProductListQuery]):
     if filters.is_recurring is not None:
         products = products.filter(recurring_interval__isnull=not filters.is_recurring)
     products = products.order_by(*_ordering(filters.sorting, PRODUCT_SORTINGS))
-    return paginate(
-        products, page=filters.page, limit=min(filters.limit, MAX_LIMIT), serialize=product_out
+    return json_response(
+        paginate(
+            products, page=filters.page, limit=min(filters.limit, MAX_LIMIT), serialize=product_out
+        )
     )
 
 

@@ -248,17 +248,27 @@ def price_out(product: Product) -> dict:
     }
 
 
+# Each `*_out` gives every field of its schema, defaults included, in the schema's order:
+# list operations send these dicts as they are (core.api.json_response), without a pass
+# through the schema; tests/api/test_lean_reads.py checks them against that pass.
+
+
 def product_base_out(product: Product) -> dict:
+    is_recurring = product.is_recurring
     return {
         "id": product.id,
         "created_at": product.created_at,
         "modified_at": product.modified_at,
+        "trial_interval": None,
+        "trial_interval_count": None,
         "name": product.name,
         "description": product.description or None,
         "visibility": "public",
         "recurring_interval": product.recurring_interval,
-        "recurring_interval_count": 1 if product.is_recurring else None,
-        "is_recurring": product.is_recurring,
+        "recurring_interval_count": 1 if is_recurring else None,
+        "meter_interval": None,
+        "meter_interval_count": None,
+        "is_recurring": is_recurring,
         "is_archived": product.is_archived,
         "organization_id": product.organization_id,
         "metadata": product.metadata,
@@ -289,14 +299,25 @@ def subscription_base_out(subscription: Subscription) -> dict:
         "status": subscription.status,
         "current_period_start": subscription.current_period_start,
         "current_period_end": subscription.current_period_end,
+        "current_meter_period_start": None,
+        "current_meter_period_end": None,
+        "trial_start": None,
+        "trial_end": None,
         "cancel_at_period_end": subscription.cancel_at_period_end,
         "canceled_at": subscription.canceled_at,
         "started_at": subscription.started_at,
         "ends_at": subscription.ends_at,
         "ended_at": subscription.ended_at,
+        "past_due_at": None,
         "pause_at_period_end": False,
+        "paused_at": None,
+        "resumes_at": None,
         "customer_id": subscription.customer_id,
         "product_id": subscription.product_id,
+        "discount_id": None,
+        "checkout_id": None,
+        "seats": None,
+        "units": None,
         "customer_cancellation_reason": subscription.customer_cancellation_reason or None,
         "customer_cancellation_comment": subscription.customer_cancellation_comment or None,
         "metadata": {},
@@ -310,57 +331,71 @@ def subscription_out(subscription: Subscription) -> dict:
         "custom_field_data": {},
         "customer": customer_out(subscription.customer),
         "product": product_out(product),
+        "discount": None,
         "prices": [price_out(product)],
         "meters": [],
+        "pending_update": None,
     }
 
 
 def order_out(order: Order) -> dict:
     customer = order.customer
     product = order.product
-    refundable = order.total_amount - order.refunded_amount
+    subscription = order.subscription
+    paid = order.paid
+    label = product.name if product else "Order"
     return {
         "id": order.id,
         "created_at": order.created_at,
         "modified_at": order.modified_at,
         "status": order.status,
-        "paid": order.paid,
+        "paid": paid,
         "subtotal_amount": order.subtotal_amount,
         "discount_amount": order.discount_amount,
         "net_amount": order.net_amount,
         "tax_amount": order.tax_amount,
         "total_amount": order.total_amount,
         "applied_balance_amount": 0,
-        "due_amount": 0 if order.paid else order.total_amount,
+        "due_amount": 0 if paid else order.total_amount,
         "refunded_amount": order.refunded_amount,
         "refunded_tax_amount": 0,
         "currency": order.currency,
         "billing_reason": order.billing_reason,
         "billing_name": customer.billing_name or customer.name or None,
         "billing_address": customer.billing_address,
+        "invoice_number": None,
         "is_invoice_generated": False,
+        "receipt_number": None,
+        "seats": None,
+        "units": None,
         "customer_id": order.customer_id,
         "product_id": order.product_id,
+        "discount_id": None,
         "subscription_id": order.subscription_id,
+        "checkout_id": None,
         "metadata": {},
         "custom_field_data": {},
         "platform_fee_amount": 0,
+        "platform_fee_currency": None,
         "customer": customer_out(customer),
         "product": product_base_out(product) if product else None,
-        "subscription": subscription_base_out(order.subscription) if order.subscription else None,
+        "discount": None,
+        "subscription": subscription_base_out(subscription) if subscription else None,
         "items": [
             {
                 "created_at": order.created_at,
                 "modified_at": order.modified_at,
                 "id": order.id,
-                "label": product.name if product else "Order",
+                "label": label,
                 "amount": order.subtotal_amount,
                 "tax_amount": order.tax_amount,
                 "proration": False,
                 "product_price_id": product.price_id if product else None,
+                "start_timestamp": None,
+                "end_timestamp": None,
             }
         ],
-        "description": product.name if product else "Order",
-        "refundable_amount": refundable,
+        "description": label,
+        "refundable_amount": order.total_amount - order.refunded_amount,
         "refundable_tax_amount": 0,
     }
