@@ -181,7 +181,7 @@ def update_customer_external(
 
     **Scopes**: `customers:write`
     """
-    return customer_out(_update(_by_external_id(request, external_id), payload))
+    return customer_out(_update(_external_id_lookup(request, external_id), payload))
 
 
 @router.delete(
@@ -229,7 +229,7 @@ def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
 
     **Scopes**: `customers:write`
     """
-    return customer_out(_update(_by_id(request, id), payload))
+    return customer_out(_update(_id_lookup(request, id), payload))
 
 
 @router.delete("/{id}", response={204: None, **ERRORS}, summary="Delete a customer", auth=WRITE)
@@ -280,7 +280,17 @@ def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
     )
 
 
-def _update(customer: Customer, payload) -> Customer:
+def _id_lookup(request: HttpRequest, raw_id: str):
+    """The customer an update names, as a queryset: the service reads and locks it in one
+    statement (a missing one is Customer.DoesNotExist, answered as a 404)."""
+    return Customer.objects.for_org(request.organization).filter(pk=uuid_or_404(raw_id))
+
+
+def _external_id_lookup(request: HttpRequest, external_id: str):
+    return Customer.objects.for_org(request.organization).filter(external_id=external_id)
+
+
+def _update(customer, payload) -> Customer:
     data = payload.model_dump(exclude_unset=True, exclude={"type"})
     if data.get("metadata") is not None:
         check_metadata(data["metadata"])

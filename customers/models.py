@@ -192,6 +192,40 @@ class Customer(BaseModel):
         return address
 
 
+def constraint_error(error: Exception) -> ValidationError | None:
+    """The field error that an IntegrityError from writing a customer stands for, or None.
+
+    The database's constraints and the external-ID trigger are what enforce the rules on
+    a write (no SELECT beforehand can see a concurrent transaction's row); this turns their
+    refusal into the same message `validate_constraints()` gives, beside its field.
+    PostgreSQL names the constraint; SQLite names an index over expressions, and the
+    columns of one over fields.
+    """
+    text = str(error)
+    if EXTERNAL_ID_LOCKED_MESSAGE in text:
+        return ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")
+    diag = getattr(getattr(error, "__cause__", None), "diag", None)
+    named = getattr(diag, "constraint_name", None)
+    table = Customer._meta.db_table
+    for constraint in Customer._meta.constraints:
+        if not isinstance(constraint, models.UniqueConstraint):
+            continue
+        columns = ", ".join(
+            f"{table}.{Customer._meta.get_field(f).column}" for f in constraint.fields
+        )
+        if (
+            named == constraint.name
+            or f"'{constraint.name}'" in text
+            or (constraint.fields and text.endswith(f"failed: {columns}"))
+        ):
+            field = _CONSTRAINT_CODE_FIELDS[constraint.violation_error_code]
+            return ValidationError(
+                {field: constraint.violation_error_message},
+                code=constraint.violation_error_code,
+            )
+    return None
+
+
 def _move_constraint_errors_to_fields(error: ValidationError) -> ValidationError:
     by_field: dict[str, list[ValidationError]] = {}
     for field, errors in error.error_dict.items():

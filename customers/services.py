@@ -1,7 +1,8 @@
 """Writes of customers: the only way the app changes a customer.
 
-Each service runs in one transaction, validates with `full_clean()` before saving, and
-bumps `version`, which the dashboard uses to refuse edits made on stale data.
+Each service runs in one transaction, validates in Python what needs no query, leaves the
+unique and external-ID rules to the database (see `_save_validated`), and bumps
+`version`, which the dashboard uses to refuse edits made on stale data.
 """
 
 import hashlib
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.metadata import validate_metadata_entry
@@ -16,8 +18,8 @@ from customers.models import (
     ADDRESS_PARTS,
     BILLING_FIELDS,
     DELETED_EXTERNAL_ID_KEY,
-    EXTERNAL_ID_LOCKED_MESSAGE,
     Customer,
+    constraint_error,
 )
 from organizations.models import Organization
 from webhooks import events
@@ -188,11 +190,17 @@ def _anonymize(customer: Customer) -> None:
         setattr(customer, f"billing_address_{part}", "")
 
 
-def _lock_live(customer: Customer) -> Customer:
-    """Re-read the customer under a row lock, so concurrent writers queue up. A customer
-    deleted meanwhile raises Customer.DoesNotExist: it is gone (404), not invalid input."""
+def _lock_live(customer: "Customer | QuerySet[Customer]") -> Customer:
+    """Read the customer under a row lock, so concurrent writers queue up: one statement,
+    which also reads the organization's `webhooks_version` (see webhooks.events.listeners).
+
+    `customer` is a Customer, or a queryset naming one (the API's lookup by ID or external
+    ID), so a request reads and locks its customer at once. A customer that is missing or
+    deleted meanwhile raises Customer.DoesNotExist: it is gone (404), not invalid input.
+    """
+    rows = customer if isinstance(customer, QuerySet) else Customer.objects.filter(pk=customer.pk)
     try:
-        return Customer.objects.live().select_for_update().get(pk=customer.pk)
+        return rows.live().select_related("organization").select_for_update(of=("self",)).get()
     except Customer.DoesNotExist:
         raise Customer.DoesNotExist("This customer has been deleted.") from None
 
@@ -210,17 +218,24 @@ def _check_expected_metadata(current: Customer, key: str, expected: Any) -> None
 
 
 def _save_validated(customer: Customer) -> None:
-    customer.full_clean()
+    """Validate what needs no query, then write; the database enforces the rest.
+
+    The unique email and external ID are the database's constraints, and the external-ID
+    lock is also its trigger: checking them first with SELECTs (as `full_clean()` does)
+    costs a statement each and still loses a race, so their refusal is read instead and
+    reported as the same field error (`constraint_error`). The organization is the
+    caller's, so its existence needs no check either. The enclosing `atomic()` rolls the
+    failed write back (to a savepoint when a caller's transaction surrounds it).
+    """
+    customer.clean_fields(exclude=["organization"])
+    customer.clean()
     try:
-        with transaction.atomic():
-            customer.save()
+        customer.save()
     except IntegrityError as error:
-        # Another transaction took the email or external ID between our check and our
-        # write: validating again now reports it as the same clear field error.
-        customer.validate_constraints()
-        if EXTERNAL_ID_LOCKED_MESSAGE in str(error):
-            raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}) from error
-        raise
+        refused = constraint_error(error)
+        if refused is None:
+            raise
+        raise refused from error
 
 
 def _refuse_unknown_fields(values: dict, allowed: frozenset) -> None:

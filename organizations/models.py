@@ -1,3 +1,5 @@
+import time
+
 from django.conf import settings
 from django.db import models
 
@@ -9,12 +11,36 @@ class Organization(BaseModel):
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
+    # A new random value, set by a database trigger (webhooks migration 0003), whenever
+    # one of the organization's webhook endpoints is added, removed or changes what it
+    # listens to: the key of the per-process cache of its listeners
+    # (webhooks.events.listeners).
+    webhooks_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        # When webhooks_version was read: only a fresh one keys the listeners' cache.
+        instance.read_at = time.monotonic()
+        return instance
+
+    def save(self, *args, **kwargs) -> None:
+        # Only the trigger moves webhooks_version: saving an instance read before the
+        # last endpoint change must not write its older value back (a process still
+        # caching that version's listeners would then be trusted).
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "webhooks_version"
+            ]
+        super().save(*args, **kwargs)
 
 
 class Membership(BaseModel):

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
@@ -11,6 +12,10 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
+    # Each test starts with an empty cache: rate-limit and sign-in counters left by earlier
+    # tests would otherwise fill the local-memory cache, whose culling (past 300 keys) then
+    # dropped a counter mid-test (a rate-limit test saw a fourth request pass).
+    cache.clear()
     # Hashing with the production hasher costs ~0.3 s per user; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Suites call the API far faster than any client should; the rate-limit tests set

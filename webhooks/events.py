@@ -3,6 +3,7 @@ exactly when its change does: a rolled-back change leaves no event behind."""
 
 import functools
 import json
+import time
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -14,17 +15,54 @@ from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, Webhook
 API_VERSION = "2026-10"
 
 
-def listeners(organization_id) -> list[WebhookEndpoint]:
-    """The endpoints that record events: one query, shared by all events of a change.
+# Each organization's listeners, per process: {organization_id: (webhooks_version, rows)}.
+# The version is moved by a trigger at every endpoint change (webhooks migration 0003) and
+# read with the organization, so an entry is used only while it is current.
+_LISTENERS: dict = {}
+_LISTENERS_KEPT = 10_000
+# An organization read longer ago than this (by a long-running job, say) may carry an
+# outdated version: its listeners are queried instead.
+LISTENERS_VERSION_FRESH_SECONDS = 1.0
+
+
+def listeners(organization) -> list[WebhookEndpoint]:
+    """The endpoints that record events, shared by all events of a change.
 
     An endpoint the worker disabled for failing still records them (they wait until it is
     enabled again); one its owner disabled records nothing.
+
+    Given an Organization read from the database within the last second (in the writer's
+    transaction, or with the request's access token), they come from this process's
+    cache while its `webhooks_version` is the one cached: no statement. Otherwise (an ID,
+    an older read, a version not cached) one query, which refreshes the cache when the
+    version is known. An endpoint added while a write is under way
+    may miss that write, as it would if the query ran: the two are concurrent.
     """
-    return list(
-        WebhookEndpoint.objects.filter(organization_id=organization_id).filter(
-            Q(enabled=True) | Q(disabled_automatically=True)
-        )
+    version = None
+    organization_id = getattr(organization, "pk", organization)
+    read_at = getattr(organization, "read_at", None)
+    if read_at is not None and time.monotonic() - read_at < LISTENERS_VERSION_FRESH_SECONDS:
+        version = organization.webhooks_version
+    if version is not None:
+        cached = _LISTENERS.get(organization_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    rows = list(
+        WebhookEndpoint.objects.filter(organization_id=organization_id)
+        .filter(Q(enabled=True) | Q(disabled_automatically=True))
+        .only("id", "organization_id", "events")
     )
+    if version is not None:
+        if len(_LISTENERS) >= _LISTENERS_KEPT:
+            _LISTENERS.clear()
+        _LISTENERS[organization_id] = (version, rows)
+    return rows
+
+
+def _organization_of(row):
+    """The row's organization when it is already loaded (no query), else its ID."""
+    cached = row._state.fields_cache.get("organization")
+    return cached if cached is not None else row.organization_id
 
 
 def record_event(
@@ -119,7 +157,7 @@ def customer_changed(customer, type: str) -> None:
     """customer.created / updated / deleted, and the coalesced customer.state_changed."""
     from customers.schemas import CustomerOut, customer_out
 
-    endpoints = listeners(customer.organization_id)
+    endpoints = listeners(_organization_of(customer))
     record_event(
         organization_id=customer.organization_id,
         type=type,
@@ -152,7 +190,7 @@ def order_created(order) -> None:
     from orders.schemas import OrderOut, order_out
 
     data = functools.cache(lambda: _shaped(OrderOut, order_out(order)))
-    endpoints = listeners(order.organization_id)
+    endpoints = listeners(_organization_of(order))
     for type in (EventType.ORDER_CREATED, *([EventType.ORDER_PAID] if order.paid else [])):
         record_event(
             organization_id=order.organization_id,
@@ -168,7 +206,7 @@ def subscription_changed(subscription, *types: str) -> None:
     from orders.schemas import SubscriptionOut, subscription_out
 
     data = functools.cache(lambda: _shaped(SubscriptionOut, subscription_out(subscription)))
-    endpoints = listeners(subscription.organization_id)
+    endpoints = listeners(_organization_of(subscription))
     for type in types:
         record_event(
             organization_id=subscription.organization_id,
