@@ -102,6 +102,11 @@ class Customer(BaseModel):
                 condition=Q(deleted_at__isnull=True),
                 name="customer_org_name_live",
             ),
+            models.Index(
+                fields=["organization", "email", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="customer_org_email_live",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTransform
+from django.db.models.lookups import Exact, GreaterThan
 
 METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
 INTEGER = re.compile(r"-?\d+")
@@ -30,6 +31,19 @@ SUGGESTED_VALUES = 10
 SUGGESTION_SAMPLE = 500
 
 
+class ActiveSubscriptions(models.Expression):
+    """The customer row's `active_subscriptions` column (PostgreSQL only, kept by the
+    triggers of migration 0006, not a model field): how many of its subscriptions are in
+    Subscription.ACTIVE_STATUSES. Named through the query's own alias for the customer
+    table, so it holds inside a subquery too."""
+
+    output_field = models.IntegerField()
+
+    def as_sql(self, compiler, connection):
+        alias = compiler.quote_name(compiler.query.get_initial_alias())
+        return f"{alias}.active_subscriptions", []
+
+
 class CustomerQuerySet(models.QuerySet):
     def for_org(self, organization) -> "CustomerQuerySet":
         """Live customers of one organization: the start of every tenant read."""
@@ -48,9 +62,19 @@ class CustomerQuerySet(models.QuerySet):
         )
 
     def filter_active(self, active: bool | None) -> "CustomerQuerySet":
-        """Customers with (True) or without (False) an active subscription."""
+        """Customers with (True) or without (False) an active subscription.
+
+        On PostgreSQL each customer row keeps how many it has (`active_subscriptions`,
+        moved by triggers in the subscription's own transaction: migration 0006), and a
+        partial index holds the live customers with one in list order (0007): a page of
+        them is a range of that index, where an EXISTS per customer would probe the
+        subscriptions of every customer it steps over. SQLite has no such column.
+        """
         if active is None:
             return self
+        if connection.vendor == "postgresql":
+            column = ActiveSubscriptions()
+            return self.filter(GreaterThan(column, 0) if active else Exact(column, 0))
         from orders.models import Subscription
 
         exists = Exists(Subscription.objects.active().filter(customer=OuterRef("pk")))

@@ -49,7 +49,7 @@ def varied(organization):
     unicode = CustomerFactory(
         organization=organization,
         email="zoë@example.com",
-        name="Zoë Ünïcødé 🚀 \"quoted\" \\ back",
+        name='Zoë Ünïcødé 🚀 "quoted" \\ back',
         billing_name="Łukasz & Søn",
         external_id="ext_ü",
         metadata={"plan": "pro ✓", "seats": 3, "ratio": 0.25, "whole": 2.0, "tiny": 1e-7},
@@ -100,8 +100,8 @@ def varied(organization):
     return organization
 
 
-def pagination(body: bytes) -> dict:
-    return json.loads(body)["pagination"]
+def pages(response) -> dict:
+    return json.loads(response.content)["pagination"]
 
 
 def test_the_customer_list_is_what_the_schema_would_send(api, varied):
@@ -109,7 +109,10 @@ def test_the_customer_list_is_what_the_schema_would_send(api, varied):
 
     assert response["Content-Type"] == "application/json; charset=utf-8"
     rows = Customer.objects.for_org(varied).order_by("-created_at", "-id")
-    expected = {"items": [customer_out(c) for c in rows], "pagination": pagination(response.content)}
+    expected = {
+        "items": [customer_out(c) for c in rows],
+        "pagination": pages(response),
+    }
     same_json(response.content, ninja_json(CustomerList, expected))
     assert len(json.loads(response.content)["items"]) == 3
 
@@ -122,7 +125,7 @@ def test_the_order_list_is_what_the_schema_would_send(api, varied):
         .select_related("customer", "product", "subscription")
         .order_by("-created_at", "-id")
     )
-    expected = {"items": [order_out(o) for o in rows], "pagination": pagination(response.content)}
+    expected = {"items": [order_out(o) for o in rows], "pagination": pages(response)}
     same_json(response.content, ninja_json(OrderList, expected))
     items = json.loads(response.content)["items"]
     assert len(items) == 4
@@ -140,7 +143,7 @@ def test_the_subscription_list_is_what_the_schema_would_send(api, varied):
     )
     expected = {
         "items": [subscription_out(s) for s in rows],
-        "pagination": pagination(response.content),
+        "pagination": pages(response),
     }
     same_json(response.content, ninja_json(SubscriptionList, expected))
     assert len(json.loads(response.content)["items"]) == 2
@@ -150,7 +153,7 @@ def test_the_product_list_is_what_the_schema_would_send(api, varied):
     response = api.get("/v1/products/", {"limit": 100})
 
     rows = Product.objects.for_org(varied).with_has_orders().order_by("-created_at", "-id")
-    expected = {"items": [product_out(p) for p in rows], "pagination": pagination(response.content)}
+    expected = {"items": [product_out(p) for p in rows], "pagination": pages(response)}
     same_json(response.content, ninja_json(ProductList, expected))
     assert len(json.loads(response.content)["items"]) == 3
 
@@ -191,3 +194,13 @@ def test_sdk_reads_the_lean_lists(sdk, varied):
 
     assert {c.email for c in customers} >= {"zoë@example.com"}
     assert len(orders) == 4 and len(subscriptions) == 2 and len(products) == 3
+
+
+def test_equal_instants_in_two_zones_keep_their_own_text():
+    paris = WITH_MICROSECONDS.astimezone(timezone.get_fixed_timezone(120))
+    data = {"utc": WITH_MICROSECONDS, "paris": paris, "again": WITH_MICROSECONDS}
+
+    assert json.loads(json_response(data).content) == json.loads(
+        json.dumps(data, cls=NinjaJSONEncoder)
+    )
+    assert json.loads(json_response(data).content)["paris"] == "2026-03-04T07:06:07.891+02:00"
