@@ -280,14 +280,14 @@ def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
     )
 
 
-def _id_lookup(request: HttpRequest, raw_id: str):
-    """The customer an update names, as a queryset: the service reads and locks it in one
-    statement (a missing one is Customer.DoesNotExist, answered as a 404)."""
-    return Customer.objects.for_org(request.organization).filter(pk=uuid_or_404(raw_id))
+def _id_lookup(request: HttpRequest, raw_id: str) -> services.CustomerKey:
+    """The customer an update names: the service reads and locks it in one statement (a
+    missing one is Customer.DoesNotExist, answered as a 404)."""
+    return services.CustomerKey(organization_id=request.organization.pk, id=uuid_or_404(raw_id))
 
 
-def _external_id_lookup(request: HttpRequest, external_id: str):
-    return Customer.objects.for_org(request.organization).filter(external_id=external_id)
+def _external_id_lookup(request: HttpRequest, external_id: str) -> services.CustomerKey:
+    return services.CustomerKey(organization_id=request.organization.pk, external_id=external_id)
 
 
 def _update(customer, payload) -> Customer:

@@ -6,13 +6,15 @@ unique and external-ID rules to the database (see `_save_validated`), and bumps
 """
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.prepared import PreparedQuery
 from customers.metadata import validate_metadata_entry
 from customers.models import (
     ADDRESS_PARTS,
@@ -35,6 +37,16 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class CustomerKey:
+    """A live customer of an organization named by its ID or by its external ID, as an
+    API call names it: the service reads and locks it in one prepared statement."""
+
+    organization_id: UUID
+    id: UUID | None = None
+    external_id: str | None = None
 
 
 class StaleCustomerError(Exception):
@@ -69,13 +81,15 @@ def customer_create(
 
 
 def customer_update(
-    *, customer: Customer, expected_version: int | None = None, **changes: Any
+    *, customer: "Customer | CustomerKey", expected_version: int | None = None, **changes: Any
 ) -> Customer:
     """Change some fields of a live customer and return the updated row.
 
-    Only the fields passed change. `metadata`, when passed, replaces the whole object.
+    Only the fields passed change (a value equal but of another type, such as 1 for
+    True in metadata, is a change). `metadata`, when passed, replaces the whole object.
     With `expected_version`, a customer changed by someone else since raises
-    StaleCustomerError instead of overwriting their change.
+    StaleCustomerError instead of overwriting their change. A customer that is missing,
+    another organization's or deleted raises Customer.DoesNotExist.
     """
     _refuse_unknown_fields(changes, UPDATABLE_FIELDS)
     with transaction.atomic():
@@ -84,13 +98,13 @@ def customer_update(
             raise StaleCustomerError(
                 "Someone else changed this customer while you were editing.", current=current
             )
-        changed = {f: v for f, v in changes.items() if getattr(current, f) != v}
+        changed = {f: v for f, v in changes.items() if not _same(getattr(current, f), v)}
         if not changed:
             return current
         for field, value in changed.items():
             setattr(current, field, value)
         current.version += 1
-        _save_validated(current)
+        _save_validated(current, fields=[*changed, "version"])
         events.customer_changed(current, EventType.CUSTOMER_UPDATED)
     return current
 
@@ -120,7 +134,7 @@ def customer_set_metadata_key(
         metadata[key] = value
         current.metadata = metadata
         current.version += 1
-        _save_validated(current)
+        _save_validated(current, fields=["metadata", "version"])
         events.customer_changed(current, EventType.CUSTOMER_UPDATED)
     return current
 
@@ -137,7 +151,7 @@ def customer_remove_metadata_key(
             _check_expected_metadata(current, key, expected_value)
         current.metadata = {k: v for k, v in current.metadata.items() if k != key}
         current.version += 1
-        _save_validated(current)
+        _save_validated(current, fields=["metadata", "version"])
         events.customer_changed(current, EventType.CUSTOMER_UPDATED)
     return current
 
@@ -190,19 +204,53 @@ def _anonymize(customer: Customer) -> None:
         setattr(customer, f"billing_address_{part}", "")
 
 
-def _lock_live(customer: "Customer | QuerySet[Customer]") -> Customer:
+# The customer read and locked with its organization (for its webhooks_version), in SQL
+# compiled once per process (core/prepared.py).
+def _locked(lookup):
+    return PreparedQuery(
+        lambda p: (
+            Customer.objects.filter(deleted_at=None, **lookup(p))
+            .select_related("organization")
+            .select_for_update(of=("self",))
+        )
+    )
+
+
+_LOCK_BY_PK = _locked(lambda p: {"pk": p.id})
+_LOCK_BY_ID = _locked(lambda p: {"organization_id": p.organization_id, "pk": p.id})
+_LOCK_BY_EXTERNAL_ID = _locked(
+    lambda p: {"organization_id": p.organization_id, "external_id": p.external_id}
+)
+
+
+def _lock_live(customer: "Customer | CustomerKey") -> Customer:
     """Read the customer under a row lock, so concurrent writers queue up: one statement,
     which also reads the organization's `webhooks_version` (see webhooks.events.listeners).
+    A customer that is missing or deleted meanwhile raises Customer.DoesNotExist: it is
+    gone (404), not invalid input."""
+    if isinstance(customer, Customer):
+        current = _LOCK_BY_PK.first(id=customer.pk)
+    elif customer.external_id is not None:
+        current = _LOCK_BY_EXTERNAL_ID.first(
+            organization_id=customer.organization_id, external_id=customer.external_id
+        )
+    else:
+        current = _LOCK_BY_ID.first(organization_id=customer.organization_id, id=customer.id)
+    if current is None:
+        raise Customer.DoesNotExist("This customer has been deleted.")
+    return current
 
-    `customer` is a Customer, or a queryset naming one (the API's lookup by ID or external
-    ID), so a request reads and locks its customer at once. A customer that is missing or
-    deleted meanwhile raises Customer.DoesNotExist: it is gone (404), not invalid input.
-    """
-    rows = customer if isinstance(customer, QuerySet) else Customer.objects.filter(pk=customer.pk)
-    try:
-        return rows.live().select_related("organization").select_for_update(of=("self",)).get()
-    except Customer.DoesNotExist:
-        raise Customer.DoesNotExist("This customer has been deleted.") from None
+
+def _same(stored: Any, new: Any) -> bool:
+    """Equal and of the same type, all the way down: in metadata 1, 1.0 and True are three
+    different values (`1 == True` in Python)."""
+    if type(stored) is not type(new):
+        return False
+    if isinstance(stored, dict):
+        return stored.keys() == new.keys() and all(_same(v, new[k]) for k, v in stored.items())
+    if isinstance(stored, list):
+        return len(stored) == len(new) and all(map(_same, stored, new))
+    return stored == new
 
 
 def _check_expected_metadata(current: Customer, key: str, expected: Any) -> None:
@@ -217,7 +265,7 @@ def _check_expected_metadata(current: Customer, key: str, expected: Any) -> None
     )
 
 
-def _save_validated(customer: Customer) -> None:
+def _save_validated(customer: Customer, fields: list[str] | None = None) -> None:
     """Validate what needs no query, then write; the database enforces the rest.
 
     The unique email and external ID are the database's constraints, and the external-ID
@@ -230,7 +278,8 @@ def _save_validated(customer: Customer) -> None:
     customer.clean_fields(exclude=["organization"])
     customer.clean()
     try:
-        customer.save()
+        # An update writes the columns it changed (plus modified_at), not all twenty.
+        customer.save(update_fields=None if fields is None else [*fields, "modified_at"])
     except IntegrityError as error:
         refused = constraint_error(error)
         if refused is None:

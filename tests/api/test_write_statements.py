@@ -251,3 +251,29 @@ def test_patching_another_organizations_customer_is_a_404(api, other_organizatio
     )
     theirs.refresh_from_db()
     assert theirs.name != "x"
+
+
+@pytest.mark.parametrize("new", [True, 1.0, "1"])
+def test_a_value_equal_in_python_but_of_another_type_is_a_change(api, customer, new):
+    # The stored metadata is {"a": 1}; in Python 1 == True == 1.0, in metadata they differ.
+    response = api.patch(
+        "/v1/customers/external/usr_1", {"metadata": {"a": new}}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json()["metadata"] == {"a": new}
+    assert type(response.json()["metadata"]["a"]) is type(new)
+    customer.refresh_from_db()
+    assert type(customer.metadata["a"]) is type(new)
+    assert customer.version == 2
+
+
+def test_an_update_writes_only_the_columns_it_changed(api, customer, django_assert_num_queries):
+    with CaptureQueriesContext(connection) as queries:
+        api.patch("/v1/customers/external/usr_1", {"name": "Ada"}, content_type="application/json")
+    (update,) = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assigned = update.split(" SET ")[1].split(" WHERE ")[0]
+    assert [part.split(" = ")[0].strip('"') for part in assigned.split(", ")] == [
+        "modified_at",
+        "version",
+        "name",
+    ]
