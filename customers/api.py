@@ -124,7 +124,7 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
     data = payload.model_dump(exclude={"organization_id", "type"})
     changes = profile_changes(data)
     customer = services.customer_create(organization=request.organization, **changes)
-    return Status(201, customer_out(customer))
+    return json_response(customer_out(customer), status=201)
 
 
 @router.get(
@@ -165,7 +165,7 @@ def export_customers(request: HttpRequest, filters: Query[ExportQuery]):
 )
 def get_customer_external(request: HttpRequest, external_id: str):
     """**Scopes**: `customers:read` `customers:write`"""
-    return customer_out(_by_external_id(request, external_id))
+    return json_response(customer_out(_by_external_id(request, external_id)))
 
 
 @router.patch(
@@ -181,7 +181,7 @@ def update_customer_external(
 
     **Scopes**: `customers:write`
     """
-    return customer_out(_update(_external_id_lookup(request, external_id), payload))
+    return json_response(customer_out(_update(_external_id_lookup(request, external_id), payload)))
 
 
 @router.delete(
@@ -216,7 +216,7 @@ def get_customer_state_external(request: HttpRequest, external_id: str):
 @router.get("/{id}", response={200: CustomerOut, **ERRORS}, summary="Get a customer", auth=READ)
 def get_customer(request: HttpRequest, id: str):
     """**Scopes**: `customers:read` `customers:write`"""
-    return customer_out(_by_id(request, id))
+    return json_response(customer_out(_by_id(request, id)))
 
 
 @router.patch(
@@ -229,7 +229,7 @@ def update_customer(request: HttpRequest, id: str, payload: CustomerUpdateIn):
 
     **Scopes**: `customers:write`
     """
-    return customer_out(_update(_id_lookup(request, id), payload))
+    return json_response(customer_out(_update(_id_lookup(request, id), payload)))
 
 
 @router.delete("/{id}", response={204: None, **ERRORS}, summary="Delete a customer", auth=WRITE)
