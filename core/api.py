@@ -19,7 +19,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthorizationError, ValidationError
 from ninja.parser import Parser
-from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
@@ -331,12 +330,14 @@ def json_response(data: Any, status: int = 200) -> HttpResponse:
 
     orjson takes integers within 64 bits; metadata may hold larger ones, and those
     responses go through the standard library instead."""
-    # A page repeats many times (a customer's in each of its orders, an order's in its
-    # items): each is formatted once.
-    # (Keyed with the zone too: equal instants in two zones are written differently.)
+    # A page repeats many datetimes (a customer's in each of its orders, an order's in its
+    # items): each is formatted once. Keyed with the zone too: equal instants in two zones
+    # are written differently.
     texts: dict[tuple, str] = {}
 
     def default(value: Any) -> str:
+        if isinstance(value, UUID):  # orjson writes these itself; the standard library not
+            return str(value)
         if not isinstance(value, datetime):
             raise TypeError(f"{type(value).__name__} is not JSON serializable")
         key = (value, value.tzinfo)
@@ -348,7 +349,8 @@ def json_response(data: Any, status: int = 200) -> HttpResponse:
     try:
         content = orjson.dumps(data, default=default, option=orjson.OPT_PASSTHROUGH_DATETIME)
     except orjson.JSONEncodeError:
-        content = json.dumps(data, cls=NinjaJSONEncoder, separators=(",", ":")).encode()
+        # Only for the integers: any other type orjson refused is refused here too.
+        content = json.dumps(data, default=default, separators=(",", ":")).encode()
     return HttpResponse(content, status=status, content_type="application/json; charset=utf-8")
 
 

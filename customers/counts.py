@@ -43,10 +43,17 @@ def customer_count(organization, *, active: bool | None = None) -> int | None:
     subscription), summed from the counters PostgreSQL keeps; None on SQLite."""
     if connection.vendor != "postgresql":
         return None
-    totals = CustomerCount.objects.filter(organization_id=organization.pk).aggregate(
-        live=Sum("live"), active=Sum("active")
-    )
-    live, with_active = totals["live"] or 0, totals["active"] or 0
+    # Plain SQL: on every unfiltered list, the ORM's aggregate() took longer to build than
+    # PostgreSQL takes to sum the shards.
+    table = connection.ops.quote_name(CustomerCount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # SUM of bigint is numeric (a Decimal in Python): cast back.
+            f"SELECT COALESCE(SUM(live), 0)::bigint, COALESCE(SUM(active), 0)::bigint FROM {table} "
+            "WHERE organization_id = %s",
+            [organization.pk],
+        )
+        live, with_active = cursor.fetchone()
     if active is None:
         return live
     return with_active if active else live - with_active

@@ -5,6 +5,7 @@ order included, for every kind of value the rows can hold."""
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -184,6 +185,10 @@ def test_json_response_falls_back_only_for_what_orjson_refuses():
         "text": "é",
     }
     assert json_response({"n": 2**63 - 1}).content == b'{"n":9223372036854775807}'
+    # A type no schema field gives (a Decimal where an int belongs) is an error, never
+    # silently sent as something else.
+    with pytest.raises(TypeError):
+        json_response({"n": BEYOND_64_BITS, "total": Decimal(3)})
 
 
 def test_sdk_reads_the_lean_lists(sdk, varied):
