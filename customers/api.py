@@ -195,7 +195,9 @@ def delete_customer_external(request: HttpRequest, external_id: str, anonymize: 
 
     **Scopes**: `customers:write`
     """
-    services.customer_delete(customer=_by_external_id(request, external_id), anonymize=anonymize)
+    services.customer_delete(
+        customer=_external_id_lookup(request, external_id), anonymize=anonymize
+    )
     return Status(204, None)
 
 
@@ -240,7 +242,7 @@ def delete_customer(request: HttpRequest, id: str, anonymize: bool = False):
 
     **Scopes**: `customers:write`
     """
-    services.customer_delete(customer=_by_id(request, id), anonymize=anonymize)
+    services.customer_delete(customer=_id_lookup(request, id), anonymize=anonymize)
     return Status(204, None)
 
 

@@ -156,7 +156,7 @@ def customer_remove_metadata_key(
     return current
 
 
-def customer_delete(*, customer: Customer, anonymize: bool = False) -> Customer:
+def customer_delete(*, customer: "Customer | CustomerKey", anonymize: bool = False) -> Customer:
     """Soft-delete a customer.
 
     The row stays for the orders that point at it, but it vanishes from every list and
@@ -173,9 +173,7 @@ def customer_delete(*, customer: Customer, anonymize: bool = False) -> Customer:
     from orders.services import subscription_revoke
 
     with transaction.atomic():
-        current = Customer.objects.live().select_for_update().filter(pk=customer.pk).first()
-        if current is None:
-            raise Customer.DoesNotExist("This customer has already been deleted.")
+        current = _lock_live(customer)
         now = timezone.now()
         for subscription in current.subscriptions.ongoing().select_for_update():
             subscription_revoke(subscription=subscription, now=now)

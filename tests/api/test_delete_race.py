@@ -17,7 +17,7 @@ from tests.factories import CustomerFactory
 def test_deleting_a_customer_deleted_meanwhile_is_a_404(api, organization, monkeypatch, path):
     customer = CustomerFactory(organization=organization, external_id="usr_1")
     stale = Customer.objects.get(pk=customer.pk)
-    lookup = "_by_id" if "{id}" in path else "_by_external_id"
+    lookup = "_id_lookup" if "{id}" in path else "_external_id_lookup"
     real = getattr(customers_api, lookup)
 
     def found_then_deleted_by_someone_else(request, key):

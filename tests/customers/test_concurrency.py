@@ -92,9 +92,7 @@ def test_two_customers_racing_for_one_email_or_external_id_one_wins(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_customer_deleted_while_an_update_waits_for_its_lock_is_gone(
-    postgres_only, organization
-):
+def test_a_customer_deleted_while_an_update_waits_for_its_lock_is_gone(postgres_only, organization):
     customer = CustomerFactory(organization=organization, external_id="usr_1")
     key = services.CustomerKey(organization_id=organization.pk, external_id="usr_1")
 
