@@ -279,6 +279,7 @@ def paginate(
     serialize,
     total: int | None = None,
     ids_first: bool = False,
+    seek=None,
 ) -> dict:
     """Polar's page-based envelope: `{"items": [...], "pagination": {...}}`. `total`, when
     the caller knows it more cheaply, saves counting the rows; so does the page itself
@@ -289,12 +290,18 @@ def paginate(
     rows by ID. OFFSET has to step over every row before the page; over IDs alone, with
     an index holding the sort key and the ID (and the visibility map current), that walk
     is an index-only scan, never a visit of each skipped row in the table. Worth it where
-    the ordering has such an index and the filters are the index's own."""
+    the ordering has such an index and the filters are the index's own.
+
+    `seek(queryset, offset)`, with `ids_first`, may shorten that walk: it returns the
+    queryset narrowed to start at a known position and the offset left from there (kept
+    counts can say how many rows come before a given sort key; see
+    customers.counts.created_day_seek)."""
     offset = (page - 1) * limit
     if total is not None and offset >= total:
         rows, found = [], 0
     elif ids_first and offset:
-        ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+        source, skip = seek(queryset, offset) if seek is not None else (queryset, offset)
+        ids = list(source.values_list("pk", flat=True)[skip : skip + limit])
         found = len(ids)
         # A row deleted between the two statements is left out, as a later request would.
         by_id = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)} if ids else {}

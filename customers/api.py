@@ -26,7 +26,7 @@ from core.api import (
 )
 from core.prepared import PreparedQuery
 from customers import services
-from customers.counts import customer_count, metadata_count
+from customers.counts import created_day_seek, customer_count, metadata_count
 from customers.export import csv_pieces
 from customers.models import EMAIL_MAX_LENGTH, Customer
 from customers.querysets import SORTINGS, metadata_filters
@@ -97,6 +97,13 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     limit = min(filters.limit, MAX_LIMIT)
     # Without a search or a metadata filter, the sorting's index (and on PostgreSQL the
     # active customers' one) holds every filter: a deep page is found among its IDs.
+    # In creation order with no filter at all, the kept counts per day say where a deep
+    # page starts (PostgreSQL).
+    seek = None
+    if filters.sorting in (["created_at"], ["-created_at"]) and not (
+        excluded or searched or metadata or filters.active is not None
+    ):
+        seek = created_day_seek(request.organization, descending=filters.sorting[0][0] == "-")
     page = paginate(
         customers,
         page=filters.page,
@@ -104,6 +111,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
         serialize=customer_out,
         total=total,
         ids_first=not (searched or metadata),
+        seek=seek,
     )
     return json_response(page)
 

@@ -282,3 +282,24 @@ class CustomerCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.live} live, {self.active} active (shard {self.shard})"
+
+
+class CustomerDayCount(models.Model):
+    """How many live customers of an organization were created on each day (UTC).
+
+    Kept by PostgreSQL triggers (migration 0008), whoever writes, and sharded like
+    `CustomerCount`. They let a deep page of the list in creation order (the default,
+    and what polar-sdk's iterators walk) start at the right day instead of stepping
+    over every newer customer: page 500 of 100 skips the days holding its first 49,900
+    rows by summing a few dozen of these, then steps only within one day.
+    SQLite leaves the table empty.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "day", "shard")
+    organization_id = models.UUIDField()
+    day = models.DateField()
+    shard = models.SmallIntegerField()
+    customers = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.customers} (shard {self.shard})"

@@ -33,7 +33,9 @@ def test_create_get_and_update_send_what_the_schema_would(api, organization):
     created = api.post("/v1/customers/", RICH, content_type="application/json")
     assert created.status_code == 201
     assert created["Content-Type"] == "application/json; charset=utf-8"
-    same_json(created.content, stored(organization, external_id="ext_ü"))
+    # Equal as JSON (metadata keys come back in the order sent, where PostgreSQL's jsonb
+    # stores them in its own order).
+    assert json.loads(created.content) == stored(organization, external_id="ext_ü")
     customer_id = json.loads(created.content)["id"]
 
     for path in (f"/v1/customers/{customer_id}", "/v1/customers/external/ext_ü"):
@@ -47,7 +49,7 @@ def test_create_get_and_update_send_what_the_schema_would(api, organization):
         content_type="application/json",
     )
     assert updated.status_code == 200
-    same_json(updated.content, stored(organization, pk=customer_id))
+    assert json.loads(updated.content) == stored(organization, pk=customer_id)
     assert json.loads(updated.content)["metadata"] == {"n": 2**70}
     assert json.loads(updated.content)["billing_address"] is None
 

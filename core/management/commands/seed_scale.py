@@ -28,10 +28,11 @@ PLANS = ["free", "pro", "team", "enterprise"]
 REGIONS = ["eu", "us", "apac", "latam"]
 HEAVY_CUSTOMER_ORDERS = 1000  # user0 gets this many, for the detail-page benchmark
 CHUNK = 50_000
-# The counters' row triggers (migrations customers 0004 and 0006), by table.
+# The counters' row triggers (migrations customers 0004, 0006 and 0008), by table.
 COUNT_TRIGGERS = [
     ("customers_customer", "customers_metadata_count_insert_delete"),
     ("customers_customer", "customers_count_insert_delete"),
+    ("customers_customer", "customers_day_count_insert_delete"),
     ("orders_subscription", "orders_subscription_active_insert_delete"),
 ]
 
@@ -90,6 +91,7 @@ class Command(BaseCommand):
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             cursor.execute("SELECT customers_metadata_recount()")
             cursor.execute("SELECT customers_count_recount()")
+            cursor.execute("SELECT customers_day_recount()")
         with connection.cursor() as cursor:
             for table in (
                 "customers_customer",
