@@ -31,11 +31,11 @@ from core.api import (
     found_or_404,
     get_or_404,
     paginate,
-    scopes,
     validation_error,
 )
 from customers.schemas import Pagination
 from orders.models import Product
+from organizations.api_auth import scopes
 
 router = Router(tags=["checkouts"])
 READ = scopes("checkouts:read", "checkouts:write")

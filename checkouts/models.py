@@ -4,9 +4,9 @@ from datetime import datetime
 from django.db import models
 from django.db.models import Q
 
+from core.metadata import validate_metadata
 from core.models import BaseModel
 from customers.countries import validate_country_code
-from customers.metadata import validate_metadata
 from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
 from orders.models import Order, Product, Subscription
 from organizations.models import Organization

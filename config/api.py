@@ -22,8 +22,9 @@ from ninja.errors import (
     ValidationError,
 )
 
-from core.api import ApiError, JsonObjectParser, OrganizationTokenAuth, RateLimit
+from core.api import ApiError, JsonObjectParser, RateLimit
 from core.outage import database_unavailable
+from organizations.api_auth import OrganizationTokenAuth
 
 logger = logging.getLogger(__name__)
 

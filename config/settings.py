@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "checkouts",
     "webhooks",
     "accounts",
+    # seed_demo and seed_scale: above every app they fill.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -94,7 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "core.idempotency.IdempotencyMiddleware",
+    "organizations.idempotency.IdempotencyMiddleware",
     "core.middleware.GoneRowIsNotFoundMiddleware",
 ]
 

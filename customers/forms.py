@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
 from customers.countries import UNKNOWN_COUNTRY_MESSAGE, country_choices
-from customers.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
 from customers.models import BILLING_FIELDS, EXTERNAL_ID_LOCKED_MESSAGE, Customer
 from customers.querysets import DEFAULT_SORTING, SORTINGS
 

@@ -14,11 +14,11 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from customers.access import get_customer_or_404
 from customers.models import Customer
 from customers.views import detail_context
 from orders import services
 from orders.models import InvalidTransition, Subscription
-from organizations.access import get_customer_or_404
 from organizations.models import Membership
 
 TEMPLATE = "customers/customer_detail.html"

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
+from django.db.models import OuterRef
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +23,7 @@ from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
 from core.views import bad_request
 from customers import services
+from customers.access import get_customer_or_404
 from customers.countries import country_name
 from customers.export import csv_pieces
 from customers.forms import (
@@ -43,14 +45,17 @@ from customers.forms import (
 from customers.models import Customer
 from customers.querysets import (
     SORTINGS,
+    ListCount,
     count_listed,
+    live_customers_up_to,
     mark_active_subscriptions,
     metadata_filters,
     metadata_suggestions,
 )
 from orders.metrics import customer_metrics
 from orders.models import Order
-from organizations.access import get_customer_or_404, get_membership_or_404
+from organizations.access import get_membership_or_404
+from organizations.models import Membership
 
 LIST_PAGE_SIZE = 50
 # How long a search may try the path that is fast when few rows match (see _customer_page).
@@ -65,6 +70,37 @@ def _render(request, template: str, partial: str, context: dict, status: int = 2
     response = render(request, name, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+# The chooser counts each organization's customers exactly up to this many.
+CHOOSER_COUNT_UP_TO = 10_000
+
+
+@login_required
+@require_GET
+def dashboard_home(request: HttpRequest) -> HttpResponse:
+    """Send the merchant to their organization's customers, or let them pick one, each
+    with its customer count (one query for all of them). Here, not in organizations/, since
+    the counts are customers' (organizations sit below customers)."""
+    memberships = list(
+        Membership.objects.filter(user=request.user)
+        .select_related("organization")
+        .annotate(customers=live_customers_up_to(OuterRef("organization_id"), CHOOSER_COUNT_UP_TO))
+        .order_by("organization__name")
+    )
+    if len(memberships) == 1:
+        return redirect("customers:list", memberships[0].organization.slug)
+    choices = [
+        {
+            "organization": m.organization,
+            "membership": m,
+            "customers": ListCount(CHOOSER_COUNT_UP_TO, exact=False)
+            if m.customers > CHOOSER_COUNT_UP_TO
+            else ListCount(m.customers),
+        }
+        for m in memberships
+    ]
+    return render(request, "organizations/choose.html", {"choices": choices})
 
 
 @login_required

@@ -18,7 +18,6 @@ from core.api import (
     get_or_404,
     json_response,
     paginate,
-    scopes,
     sort_enum,
     validation_error,
 )
@@ -38,6 +37,7 @@ from orders.schemas import (
     product_out,
     subscription_out,
 )
+from organizations.api_auth import scopes
 
 orders_router = Router(tags=["orders"])
 subscriptions_router = Router(tags=["subscriptions"])

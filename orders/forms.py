@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import forms
 
-from orders.currencies import CURRENCY_CODES, minor_unit_exponent
+from core.currencies import CURRENCY_CODES, minor_unit_exponent
 from orders.models import RecurringInterval
 
 # The currencies the dashboard offers; the API accepts every ISO 4217 code.

@@ -6,11 +6,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.currencies import CURRENCY_CODES
 from core.ids import uuid7
+from core.metadata import validate_metadata
 from core.models import BaseModel
-from customers.metadata import validate_metadata
 from customers.models import Customer
-from orders.currencies import CURRENCY_CODES
 from orders.querysets import OrderQuerySet, ProductQuerySet, SubscriptionQuerySet
 from organizations.models import Organization
 

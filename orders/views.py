@@ -1,4 +1,5 @@
-"""Merchant dashboard pages for products: list, create, archive, and try the checkout.
+"""Merchant dashboard pages for products: list, create, archive. The "try the checkout"
+button posts to checkouts/views.py (checkouts sit above orders).
 
 Thin views: load through an access helper, validate with a form, call a service, render.
 HTMX requests get the page's `product_list` partial; every form also works as a plain POST.
@@ -15,7 +16,6 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from checkouts.services import checkout_create
 from core.forms import add_validation_errors
 from orders import services
 from orders.forms import ProductCreateForm, ProductListForm
@@ -42,7 +42,7 @@ def products(request: HttpRequest, org_slug: str) -> HttpResponse:
         else:
             messages.success(request, f"Product “{product.name}” created.")
             return redirect("orders:products", org_slug)
-    show_archived = _show_archived(request.GET)
+    show_archived = archived_shown(request.GET)
     status = 422 if form.errors else 200
     partial = "product_list" if request.htmx and request.method == "GET" else None
     return _render(request, membership, show_archived, partial, form=form, status=status)
@@ -60,27 +60,13 @@ def product_unarchive(request: HttpRequest, org_slug: str, product_id) -> HttpRe
     return _set_archived(request, org_slug, product_id, archived=False)
 
 
-@login_required
-@require_POST
-def product_checkout(request: HttpRequest, org_slug: str, product_id) -> HttpResponse:
-    """Open a checkout for the product and go to its hosted page, as a buyer would."""
-    membership = get_membership_or_404(request, org_slug)
-    product = _get_product_or_404(membership, product_id)
-    try:
-        checkout = checkout_create(organization=membership.organization, product=product)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect(_products_url(org_slug, _show_archived(request.POST)))
-    return redirect("checkouts:page", checkout.client_secret)
-
-
 # --- Helpers ----------------------------------------------------------------------------
 
 
 def _set_archived(request: HttpRequest, org_slug: str, product_id, *, archived: bool):
     membership = get_membership_or_404(request, org_slug)
-    product = _get_product_or_404(membership, product_id)
-    show_archived = _show_archived(request.POST)
+    product = get_product_or_404(membership, product_id)
+    show_archived = archived_shown(request.POST)
     if product.is_archived == archived:
         notice = f"“{product.name}” was already {'archived' if archived else 'on sale'}."
     else:
@@ -93,10 +79,11 @@ def _set_archived(request: HttpRequest, org_slug: str, product_id, *, archived: 
     if request.htmx:
         return _render(request, membership, show_archived, "product_list", notice=notice)
     messages.success(request, notice)
-    return redirect(_products_url(org_slug, show_archived))
+    return redirect(products_url(org_slug, show_archived))
 
 
-def _get_product_or_404(membership: Membership, product_id) -> Product:
+def get_product_or_404(membership: Membership, product_id) -> Product:
+    """Also for checkouts' "try the checkout" view (checkouts/views.py)."""
     # Scoped to the membership's organization: another organization's product is missing.
     try:
         return Product.objects.for_org(membership.organization).get(pk=product_id)
@@ -124,7 +111,7 @@ def _render(
         "organization": organization,
         "products": list(rows),
         "show_archived": show_archived,
-        "toggle_url": _products_url(organization.slug, not show_archived),
+        "toggle_url": products_url(organization.slug, not show_archived),
         "form": form if form is not None else ProductCreateForm(),
         "notice": notice,
     }
@@ -134,11 +121,11 @@ def _render(
     return response
 
 
-def _show_archived(data) -> bool:
+def archived_shown(data) -> bool:
     form = ProductListForm(data)
     return form.is_valid() and form.cleaned_data["archived"]
 
 
-def _products_url(org_slug: str, show_archived: bool) -> str:
+def products_url(org_slug: str, show_archived: bool) -> str:
     url = reverse("orders:products", args=[org_slug])
     return f"{url}?{urlencode({'archived': '1'})}" if show_archived else url

@@ -2,7 +2,8 @@
 
 Each helper scopes to the signed-in user's organizations and answers 404, never 403, for
 anything else, so another organization's objects are indistinguishable from missing ones.
-Within their own organization, members (not owners) get 403 on owner-only pages.
+Within their own organization, members (not owners) get 403 on owner-only pages. Each
+app's objects are reached through its own helper on top of these (customers/access.py).
 """
 
 from django.http import Http404, HttpRequest
@@ -26,15 +27,3 @@ def get_membership_or_404(request: HttpRequest, org_slug: str) -> Membership:
         if membership.organization.slug == org_slug:
             return membership
     raise Http404("No such organization.")
-
-
-def get_customer_or_404(request: HttpRequest, org_slug: str, customer_id):
-    """The membership and a live customer of its organization, or 404."""
-    from customers.models import Customer
-
-    membership = get_membership_or_404(request, org_slug)
-    try:
-        customer = Customer.objects.for_org(membership.organization).get(pk=customer_id)
-    except (Customer.DoesNotExist, ValueError):
-        raise Http404("No such customer.") from None
-    return membership, customer

@@ -1,49 +1,17 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.forms import add_validation_errors
-from customers.querysets import ListCount, live_customers_up_to
 from organizations import services
 from organizations.access import get_membership_or_404
 from organizations.forms import AccessTokenCreateForm
 from organizations.models import Membership, OrganizationAccessToken
-
-# The chooser counts each organization's customers exactly up to this many.
-CHOOSER_COUNT_UP_TO = 10_000
-
-
-@login_required
-@require_GET
-def dashboard_home(request: HttpRequest) -> HttpResponse:
-    """Send the merchant to their organization's customers, or let them pick one, each
-    with its customer count (one query for all of them)."""
-    memberships = list(
-        Membership.objects.filter(user=request.user)
-        .select_related("organization")
-        .annotate(customers=live_customers_up_to(OuterRef("organization_id"), CHOOSER_COUNT_UP_TO))
-        .order_by("organization__name")
-    )
-    if len(memberships) == 1:
-        return redirect("customers:list", memberships[0].organization.slug)
-    choices = [
-        {
-            "organization": m.organization,
-            "membership": m,
-            "customers": ListCount(CHOOSER_COUNT_UP_TO, exact=False)
-            if m.customers > CHOOSER_COUNT_UP_TO
-            else ListCount(m.customers),
-        }
-        for m in memberships
-    ]
-    return render(request, "organizations/choose.html", {"choices": choices})
-
 
 # --- Settings: API access tokens (owners only) -------------------------------------------
 

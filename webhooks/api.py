@@ -19,10 +19,10 @@ from core.api import (
     excludes_our_organization,
     get_or_404,
     paginate,
-    scopes,
     uuid_or_404,
     validation_error,
 )
+from organizations.api_auth import scopes
 from webhooks import services
 from webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.schemas import (

@@ -2,7 +2,7 @@
 
 import checkouts.models
 import core.ids
-import customers.metadata
+import core.metadata
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
@@ -42,8 +42,8 @@ class Migration(migrations.Migration):
                 ('customer_billing_address_state', models.CharField(blank=True, max_length=128)),
                 ('customer_billing_address_country', models.CharField(blank=True, max_length=2)),
                 ('customer_tax_id', models.CharField(blank=True, max_length=64)),
-                ('customer_metadata', models.JSONField(blank=True, default=dict, validators=[customers.metadata.validate_metadata])),
-                ('metadata', models.JSONField(blank=True, default=dict, validators=[customers.metadata.validate_metadata])),
+                ('customer_metadata', models.JSONField(blank=True, default=dict, validators=[core.metadata.validate_metadata])),
+                ('metadata', models.JSONField(blank=True, default=dict, validators=[core.metadata.validate_metadata])),
                 ('payment_error', models.CharField(blank=True, max_length=500)),
                 ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='checkouts', to='customers.customer')),
                 ('order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='checkout', to='orders.order')),

@@ -1,6 +1,6 @@
 from django import template
 
-from orders.currencies import format_amount
+from core.currencies import format_amount
 
 register = template.Library()
 

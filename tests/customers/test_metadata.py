@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.metadata import validate_metadata
 from customers import services
-from customers.metadata import validate_metadata
 from tests.factories import CustomerFactory
 
 

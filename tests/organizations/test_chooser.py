@@ -47,7 +47,7 @@ def test_signing_in_with_several_organizations_shows_each_with_its_customer_coun
 def test_the_chooser_counts_a_large_organization_only_up_to_a_bound(
     client, owner, organization, other_organization, monkeypatch
 ):
-    from organizations import views
+    from customers import views
 
     monkeypatch.setattr(views, "CHOOSER_COUNT_UP_TO", 2)
     MembershipFactory(user=owner, organization=other_organization)

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from django.db import transaction
 
-from core import idempotency
 from core.models import IdempotencyKey
+from organizations import idempotency
 
 pytestmark = pytest.mark.django_db
 
