@@ -18,7 +18,7 @@ bench:
 	@bench/run.sh
 
 lint:
-	@scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+	@scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 format:
 	@scripts/bootstrap.sh && .venv/bin/ruff format . && .venv/bin/ruff check --fix .

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set everything up and run the whole suite: lint, then the tests on SQLite and on a
-# throwaway PostgreSQL. Extra arguments go to pytest: scripts/test.sh -k metadata
+# Set everything up and run the whole suite: lint (ruff, then the import layers), then the
+# tests on SQLite and on a throwaway PostgreSQL. Extra arguments go to pytest:
+# scripts/test.sh -k metadata
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -12,6 +13,10 @@ echo "== ruff"
     echo "ruff format would change files: run .venv/bin/ruff format ." >&2
     exit 1
 }
+
+echo "== import layers"
+# The contracts in pyproject.toml ([tool.importlinter]): an upward import fails here.
+.venv/bin/lint-imports
 
 echo "== tests on SQLite"
 env -u DATABASE_URL .venv/bin/pytest "$@"
