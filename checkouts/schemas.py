@@ -247,3 +247,11 @@ def buyer_fields(data: dict) -> dict:
         elif key in ("customer_email", "customer_name", "customer_billing_name", "customer_tax_id"):
             fields[key] = value or ""
     return fields
+
+
+def checkout_event(checkout: Checkout) -> dict:
+    """The checkout as webhooks carry it: exactly as the API returns it."""
+    from django.conf import settings
+
+    data = checkout_out(checkout, base_url=settings.SITE_URL)
+    return CheckoutOut.model_validate(data).model_dump(mode="json")

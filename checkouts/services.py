@@ -16,14 +16,14 @@ from django.utils import timezone
 
 from checkouts.models import Checkout, CheckoutError
 from checkouts.payments import PaymentProcessor, get_processor
+from checkouts.schemas import checkout_event
+from core.changes import Actor, ActorType, Change, acting, record
+from core.metadata import validate_metadata
 from customers import services as customer_services
-from customers.metadata import validate_metadata
 from customers.models import ADDRESS_PARTS, Customer
 from orders import services as order_services
 from orders.models import Order, Product
 from organizations.models import Organization
-from webhooks import events
-from webhooks.models import EventType
 
 # What the buyer (or the merchant, before payment) may fill in on an open checkout.
 BUYER_FIELDS = frozenset(
@@ -68,7 +68,7 @@ def checkout_create(
     with transaction.atomic():
         checkout.full_clean()
         checkout.save()
-        events.checkout_changed(checkout, EventType.CHECKOUT_CREATED)
+        _record_checkout(checkout, "checkout.created")
     return checkout
 
 
@@ -82,7 +82,7 @@ def checkout_update(*, checkout: Checkout, **buyer: Any) -> Checkout:
             setattr(current, field, value)
         current.full_clean()
         current.save()
-        events.checkout_changed(current, EventType.CHECKOUT_UPDATED)
+        _record_checkout(current, "checkout.updated")
     return current
 
 
@@ -102,7 +102,9 @@ def checkout_confirm(
     """
     processor = processor or get_processor()
     _refuse_unknown(buyer, BUYER_FIELDS)
-    with transaction.atomic():
+    # The buyer acts here, whoever called: their changes carry them on the timeline.
+    email = (buyer.get("customer_email") or checkout.customer_email or "").strip()
+    with acting(actor=Actor(ActorType.BUYER, str(checkout.pk), email)), transaction.atomic():
         current = (
             Checkout.objects.select_for_update()
             .select_related("product", "organization")
@@ -212,7 +214,24 @@ def _complete(checkout: Checkout, customer: Customer | None, payment_token: str)
     checkout.customer, checkout.order, checkout.subscription = customer, order, subscription
     checkout.status = Checkout.Status.SUCCEEDED
     checkout.save()
-    events.checkout_changed(checkout, EventType.CHECKOUT_UPDATED)
+    _record_checkout(checkout, "checkout.completed")
+
+
+def _record_checkout(checkout: Checkout, type: str) -> None:
+    """Report the change (webhooks; a completed checkout also on the customer's timeline)
+    in this transaction."""
+    record(
+        Change(
+            type=type,
+            organization_id=checkout.organization_id,
+            customer_id=checkout.customer_id,
+            subject=checkout,
+            changes={"status": [Checkout.Status.OPEN, checkout.status]}
+            if type == "checkout.completed"
+            else {},
+            event_data=lambda: checkout_event(checkout),
+        )
+    )
 
 
 def _normalise(buyer: dict) -> dict:

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "orders",
     "checkouts",
     "webhooks",
+    "activity",
     "accounts",
     # seed_demo and seed_scale: above every app they fill.
     "demo",
@@ -93,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.ActingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -364,14 +364,3 @@ class RateLimit(BaseThrottle):
 
     def wait(self) -> float:
         return self.retry_after
-
-
-def __getattr__(name: str):
-    """`from core.api import scopes` keeps working until customers/api.py imports it from
-    organizations.api_auth (the one upward import left here, ignored by the layers
-    contract in pyproject.toml)."""
-    if name in ("scopes", "OrganizationTokenAuth"):
-        from organizations import api_auth
-
-        return getattr(api_auth, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

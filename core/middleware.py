@@ -6,6 +6,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_resolver
 
+from core.changes import Source, acting
 from core.views import bad_request
 
 
@@ -68,3 +69,30 @@ class GoneRowIsNotFoundMiddleware:
             return None
         not_found = get_resolver().resolve_error_handler(404)
         return not_found(request, Http404(str(exception)))
+
+
+class ActingMiddleware:
+    """Each request acts from its source (the API, the admin, a buyer's checkout, else the
+    dashboard) under its request ID, as whoever it authenticates: every change it makes is
+    recorded with them (core.changes)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with acting(
+            source=_source_of(request.path),
+            request_id=getattr(request, "id", ""),
+            request=request,
+        ):
+            return self.get_response(request)
+
+
+def _source_of(path: str) -> str:
+    if path.startswith(("/checkout/", "/v1/checkouts/client/")):
+        return Source.CHECKOUT
+    if path.startswith("/v1/"):
+        return Source.API
+    if path.startswith("/admin/"):
+        return Source.ADMIN
+    return Source.DASHBOARD

@@ -19,7 +19,6 @@ from core.api import (
     found_or_404,
     json_response,
     paginate,
-    scopes,
     sort_enum,
     uuid_or_404,
     validation_error,
@@ -42,6 +41,7 @@ from customers.schemas import (
     profile_changes,
 )
 from orders.models import Subscription
+from organizations.api_auth import scopes
 
 router = Router(tags=["customers"])
 

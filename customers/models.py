@@ -4,9 +4,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from core.metadata import validate_metadata
 from core.models import BaseModel
 from customers.countries import validate_country_code
-from customers.metadata import validate_metadata
 from customers.querysets import CustomerQuerySet
 from organizations.models import Organization
 

@@ -11,7 +11,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field, WithJsonSchema
 
-from customers.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_STRING_LENGTH
+from core.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_STRING_LENGTH
 from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
 
 # What the model's EmailField takes, stated in the document; the model checks the rest.
@@ -21,7 +21,7 @@ Email = Annotated[
 ]
 
 
-# Metadata as it comes in. One validator (customers/metadata.py, through check_metadata)
+# Metadata as it comes in. One validator (core/metadata.py, through check_metadata)
 # checks it, so every rule is reported the same way at its key; the document states the
 # same rules, from the same constants.
 MetadataIn = Annotated[
@@ -231,3 +231,8 @@ def profile_changes(data: dict) -> dict:
         elif field in ("email", "external_id", "metadata"):
             changes[field] = value
     return changes
+
+
+def customer_event(customer: Customer) -> dict:
+    """The customer as webhooks carry it: exactly as the API returns it."""
+    return CustomerOut.model_validate(customer_out(customer)).model_dump(mode="json")

@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.changes import Change, diff, record, same
+from core.metadata import validate_metadata_entry
 from core.prepared import PreparedQuery
-from customers.metadata import validate_metadata_entry
 from customers.models import (
     ADDRESS_PARTS,
     BILLING_FIELDS,
@@ -23,9 +24,8 @@ from customers.models import (
     Customer,
     constraint_error,
 )
+from customers.schemas import customer_event
 from organizations.models import Organization
-from webhooks import events
-from webhooks.models import EventType
 
 PROFILE_FIELDS = frozenset({"email", "email_verified", "name", *BILLING_FIELDS})
 UPDATABLE_FIELDS = PROFILE_FIELDS | {"external_id", "metadata"}
@@ -76,7 +76,7 @@ def customer_create(
     )
     with transaction.atomic():
         _save_validated(customer)
-        events.customer_changed(customer, EventType.CUSTOMER_CREATED)
+        _record(customer, "customer.created", before={})
     return customer
 
 
@@ -98,14 +98,15 @@ def customer_update(
             raise StaleCustomerError(
                 "Someone else changed this customer while you were editing.", current=current
             )
-        changed = {f: v for f, v in changes.items() if not _same(getattr(current, f), v)}
+        changed = {f: v for f, v in changes.items() if not same(getattr(current, f), v)}
         if not changed:
             return current
+        before = _snapshot(current)
         for field, value in changed.items():
             setattr(current, field, value)
         current.version += 1
         _save_validated(current, fields=[*changed, "version"])
-        events.customer_changed(current, EventType.CUSTOMER_UPDATED)
+        _record(current, "customer.updated", before=before)
     return current
 
 
@@ -130,12 +131,13 @@ def customer_set_metadata_key(
             _check_expected_metadata(current, edited_key, expected_value)
         if key in current.metadata and (expected_value is UNSET or edited_key != key):
             raise ValidationError({"key": f"Metadata key {key!r} already exists."})
+        before = _snapshot(current)
         metadata = {k: v for k, v in current.metadata.items() if k != edited_key}
         metadata[key] = value
         current.metadata = metadata
         current.version += 1
         _save_validated(current, fields=["metadata", "version"])
-        events.customer_changed(current, EventType.CUSTOMER_UPDATED)
+        _record(current, "customer.updated", before=before)
     return current
 
 
@@ -149,10 +151,11 @@ def customer_remove_metadata_key(
             return current
         if expected_value is not UNSET:
             _check_expected_metadata(current, key, expected_value)
+        before = _snapshot(current)
         current.metadata = {k: v for k, v in current.metadata.items() if k != key}
         current.version += 1
         _save_validated(current, fields=["metadata", "version"])
-        events.customer_changed(current, EventType.CUSTOMER_UPDATED)
+        _record(current, "customer.updated", before=before)
     return current
 
 
@@ -174,6 +177,7 @@ def customer_delete(*, customer: "Customer | CustomerKey", anonymize: bool = Fal
 
     with transaction.atomic():
         current = _lock_live(customer)
+        before = _snapshot(current)
         now = timezone.now()
         for subscription in current.subscriptions.ongoing().select_for_update():
             subscription_revoke(subscription=subscription, now=now)
@@ -187,7 +191,16 @@ def customer_delete(*, customer: "Customer | CustomerKey", anonymize: bool = Fal
         # No full_clean(): the reserved key may take metadata past 50 keys, which is fine
         # for a row no one can edit any more.
         current.save()
-        events.customer_changed(current, EventType.CUSTOMER_DELETED)
+        _record(current, "customer.deleted", before=before)
+        if anonymize:
+            record(
+                Change(
+                    type="customer.anonymized",
+                    organization_id=current.organization_id,
+                    customer_id=current.pk,
+                    subject=current,
+                )
+            )
     return current
 
 
@@ -239,16 +252,31 @@ def _lock_live(customer: "Customer | CustomerKey") -> Customer:
     return current
 
 
-def _same(stored: Any, new: Any) -> bool:
-    """Equal and of the same type, all the way down: in metadata 1, 1.0 and True are three
-    different values (`1 == True` in Python)."""
-    if type(stored) is not type(new):
-        return False
-    if isinstance(stored, dict):
-        return stored.keys() == new.keys() and all(_same(v, new[k]) for k, v in stored.items())
-    if isinstance(stored, list):
-        return len(stored) == len(new) and all(map(_same, stored, new))
-    return stored == new
+# What a customer's timeline entries and diffs cover.
+SNAPSHOT_FIELDS = ("email", "email_verified", "name", *BILLING_FIELDS, "external_id", "metadata")
+
+
+def _snapshot(customer: Customer) -> dict:
+    return {field: getattr(customer, field) for field in SNAPSHOT_FIELDS}
+
+
+def _record(customer: Customer, type: str, *, before: dict) -> None:
+    """Report the change (timeline, webhooks) in this transaction: each field changed
+    since `before` as [old, new], metadata per key. A new customer's diff names only the
+    fields it was given."""
+    after = _snapshot(customer)
+    if not before:
+        after = {f: v for f, v in after.items() if v not in ("", None, {}, False)}
+    record(
+        Change(
+            type=type,
+            organization_id=customer.organization_id,
+            customer_id=customer.pk,
+            subject=customer,
+            changes=diff(before, after),
+            event_data=lambda: customer_event(customer),
+        )
+    )
 
 
 def _check_expected_metadata(current: Customer, key: str, expected: Any) -> None:

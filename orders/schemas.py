@@ -399,3 +399,13 @@ def order_out(order: Order) -> dict:
         "refundable_amount": order.total_amount - order.refunded_amount,
         "refundable_tax_amount": 0,
     }
+
+
+def order_event(order: Order) -> dict:
+    """The order as webhooks carry it: exactly as the API returns it."""
+    return OrderOut.model_validate(order_out(order)).model_dump(mode="json")
+
+
+def subscription_event(subscription: Subscription) -> dict:
+    """The subscription as webhooks carry it: exactly as the API returns it."""
+    return SubscriptionOut.model_validate(subscription_out(subscription)).model_dump(mode="json")

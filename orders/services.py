@@ -1,5 +1,6 @@
 """Writes of products, orders and subscriptions."""
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -7,12 +8,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.changes import Change, record
 from core.ids import uuid7
 from customers.models import Customer
 from orders.models import Order, Product, Subscription, add_interval
+from orders.schemas import order_event, subscription_event
 from organizations.models import Organization
-from webhooks import events
-from webhooks.models import EventType
 
 
 def product_create(
@@ -97,9 +98,7 @@ def subscription_create(
     )
     subscription.full_clean()
     subscription.save()
-    events.subscription_changed(
-        subscription, EventType.SUBSCRIPTION_CREATED, EventType.SUBSCRIPTION_ACTIVE
-    )
+    _record_subscription(subscription, "subscription.created", status=[None, subscription.status])
     return subscription
 
 
@@ -134,7 +133,18 @@ def order_create(
     )
     order.full_clean()
     order.save()
-    events.order_created(order)
+    data = functools.cache(lambda: order_event(order))
+    for type in ("order.created", *(["order.paid"] if order.paid else [])):
+        record(
+            Change(
+                type=type,
+                organization_id=order.organization_id,
+                customer_id=order.customer_id,
+                subject=order,
+                changes={"status": [None, order.status]} if type == "order.created" else {},
+                event_data=data,
+            )
+        )
     return order
 
 
@@ -146,8 +156,8 @@ def subscription_cancel(
         subscription.cancel()
         _record_reason(subscription, reason, comment)
         subscription.save()
-        events.subscription_changed(
-            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_CANCELED
+        _record_subscription(
+            subscription, "subscription.canceled", cancel_at_period_end=[False, True]
         )
     return subscription
 
@@ -157,8 +167,8 @@ def subscription_uncancel(*, subscription: Subscription) -> Subscription:
     with transaction.atomic():
         subscription.uncancel()
         subscription.save()
-        events.subscription_changed(
-            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_UNCANCELED
+        _record_subscription(
+            subscription, "subscription.uncanceled", cancel_at_period_end=[True, False]
         )
     return subscription
 
@@ -172,13 +182,28 @@ def subscription_revoke(
 ) -> Subscription:
     """End a subscription immediately (InvalidTransition if it already ended)."""
     with transaction.atomic():
+        was = subscription.status
         subscription.revoke(now=now)
         _record_reason(subscription, reason, comment)
         subscription.save()
-        events.subscription_changed(
-            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_REVOKED
+        _record_subscription(
+            subscription, "subscription.revoked", status=[was, subscription.status]
         )
     return subscription
+
+
+def _record_subscription(subscription: Subscription, type: str, **changed: list) -> None:
+    """Report the change (timeline, webhooks, the customer's state) in this transaction."""
+    record(
+        Change(
+            type=type,
+            organization_id=subscription.organization_id,
+            customer_id=subscription.customer_id,
+            subject=subscription,
+            changes=changed,
+            event_data=lambda: subscription_event(subscription),
+        )
+    )
 
 
 def _record_reason(subscription: Subscription, reason: str | None, comment: str | None) -> None:
@@ -227,12 +252,11 @@ def renew_due_subscriptions(*, now: datetime | None = None, processor=None) -> R
 
 
 def _renew_one(subscription: Subscription, *, now: datetime, processor) -> str:
+    was = subscription.status
     if subscription.cancel_at_period_end:
         subscription.end_at_period_end()
         subscription.save()
-        events.subscription_changed(
-            subscription, EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_REVOKED
-        )
+        _record_subscription(subscription, "subscription.ended", status=[was, subscription.status])
         return "ended"
     result = processor.charge(
         amount=subscription.amount,
@@ -247,11 +271,22 @@ def _renew_one(subscription: Subscription, *, now: datetime, processor) -> str:
             max_attempts=settings.RENEWAL_MAX_ATTEMPTS,
         )
         subscription.save()
-        events.subscription_changed(subscription, EventType.SUBSCRIPTION_UPDATED)
-        return "unpaid" if subscription.status == Subscription.Status.UNPAID else "declined"
+        unpaid = subscription.status == Subscription.Status.UNPAID
+        _record_subscription(
+            subscription,
+            "subscription.unpaid" if unpaid else "subscription.past_due",
+            **({"status": [was, subscription.status]} if was != subscription.status else {}),
+        )
+        return "unpaid" if unpaid else "declined"
+    period_end = subscription.current_period_end
     subscription.renew()
     subscription.save()
-    events.subscription_changed(subscription, EventType.SUBSCRIPTION_UPDATED)
+    _record_subscription(
+        subscription,
+        "subscription.renewed",
+        current_period_end=[period_end, subscription.current_period_end],
+        **({"status": [was, subscription.status]} if was != subscription.status else {}),
+    )
     order_create(
         customer=subscription.customer,
         product=subscription.product,

@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
+
+    def ready(self) -> None:
+        from core import changes
+        from webhooks.events import on_change
+
+        changes.register(on_change)

@@ -1,12 +1,12 @@
-"""Recording events. Services call these inside their own transaction, so an event exists
-exactly when its change does: a rolled-back change leaves no event behind."""
+"""Recording events. The webhooks consume every change the services record (core.changes)
+inside their own transaction, so an event exists exactly when its change does: a
+rolled-back change leaves no event behind."""
 
 import functools
 import json
 import time
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, Subquery
 
@@ -145,27 +145,62 @@ def _deliver_to(event, endpoints, now) -> None:
     )
 
 
-# --- What each change emits -------------------------------------------------------------
+# --- What each change sends ------------------------------------------------------------
+
+# Each change type (core.changes) and the webhook events it sends, all with the subject's
+# payload; after those marked, the customer's state too (customer.state_changed, coalesced).
+SENT: dict[str, tuple[tuple[str, ...], bool]] = {
+    "customer.created": ((EventType.CUSTOMER_CREATED,), True),
+    "customer.updated": ((EventType.CUSTOMER_UPDATED,), True),
+    "customer.deleted": ((EventType.CUSTOMER_DELETED,), True),
+    "order.created": ((EventType.ORDER_CREATED,), False),
+    "order.paid": ((EventType.ORDER_PAID,), False),
+    "subscription.created": (
+        (EventType.SUBSCRIPTION_CREATED, EventType.SUBSCRIPTION_ACTIVE),
+        True,
+    ),
+    "subscription.canceled": (
+        (EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_CANCELED),
+        True,
+    ),
+    "subscription.uncanceled": (
+        (EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_UNCANCELED),
+        True,
+    ),
+    "subscription.revoked": (
+        (EventType.SUBSCRIPTION_UPDATED, EventType.SUBSCRIPTION_REVOKED),
+        True,
+    ),
+    "subscription.renewed": ((EventType.SUBSCRIPTION_UPDATED,), True),
+    "subscription.past_due": ((EventType.SUBSCRIPTION_UPDATED,), True),
+    "subscription.unpaid": ((EventType.SUBSCRIPTION_UPDATED,), True),
+    "checkout.created": ((EventType.CHECKOUT_CREATED,), False),
+    "checkout.updated": ((EventType.CHECKOUT_UPDATED,), False),
+    "checkout.completed": ((EventType.CHECKOUT_UPDATED,), False),
+}
 
 
-def _shaped(schema, data: dict) -> dict:
-    """The data exactly as the API returns it: through the same schema, defaults included."""
-    return schema.model_validate(data).model_dump(mode="json")
-
-
-def customer_changed(customer, type: str) -> None:
-    """customer.created / updated / deleted, and the coalesced customer.state_changed."""
-    from customers.schemas import CustomerOut, customer_out
-
-    endpoints = listeners(_organization_of(customer))
-    record_event(
-        organization_id=customer.organization_id,
-        type=type,
-        data=lambda: _shaped(CustomerOut, customer_out(customer)),
-        customer_id=customer.pk,
-        endpoints=endpoints,
-    )
-    customer_state_changed(customer, endpoints=endpoints)
+def on_change(change) -> None:
+    """The webhooks' consumer of every change (registered in WebhooksConfig.ready): the
+    events its type sends, each with the payload its app built (`change.event_data`),
+    then the customer's state where that changed."""
+    types, state = SENT.get(change.type, ((), False))
+    if not types and not state:
+        return
+    subject = change.subject
+    endpoints = listeners(_organization_of(subject))
+    data = functools.cache(change.event_data) if change.event_data else None
+    for type in types:
+        record_event(
+            organization_id=change.organization_id,
+            type=type,
+            data=data,
+            customer_id=change.customer_id,
+            endpoints=endpoints,
+        )
+    if state:
+        customer = subject if change.type.startswith("customer.") else subject.customer
+        customer_state_changed(customer, endpoints=endpoints)
 
 
 def customer_state_changed(customer, *, endpoints=None) -> None:
@@ -174,7 +209,8 @@ def customer_state_changed(customer, *, endpoints=None) -> None:
 
     def data():
         subscriptions = Subscription.objects.filter(customer=customer).active()
-        return _shaped(CustomerState, customer_state_out(customer, subscriptions.order_by("pk")))
+        state = customer_state_out(customer, subscriptions.order_by("pk"))
+        return CustomerState.model_validate(state).model_dump(mode="json")
 
     record_event(
         organization_id=customer.organization_id,
@@ -183,47 +219,4 @@ def customer_state_changed(customer, *, endpoints=None) -> None:
         customer_id=customer.pk,
         coalesce_key=f"customer.state_changed:{customer.pk}",
         endpoints=endpoints,
-    )
-
-
-def order_created(order) -> None:
-    from orders.schemas import OrderOut, order_out
-
-    data = functools.cache(lambda: _shaped(OrderOut, order_out(order)))
-    endpoints = listeners(_organization_of(order))
-    for type in (EventType.ORDER_CREATED, *([EventType.ORDER_PAID] if order.paid else [])):
-        record_event(
-            organization_id=order.organization_id,
-            type=type,
-            data=data,
-            customer_id=order.customer_id,
-            endpoints=endpoints,
-        )
-
-
-def subscription_changed(subscription, *types: str) -> None:
-    """subscription.updated plus the specific transition(s), and the customer's state."""
-    from orders.schemas import SubscriptionOut, subscription_out
-
-    data = functools.cache(lambda: _shaped(SubscriptionOut, subscription_out(subscription)))
-    endpoints = listeners(_organization_of(subscription))
-    for type in types:
-        record_event(
-            organization_id=subscription.organization_id,
-            type=type,
-            data=data,
-            customer_id=subscription.customer_id,
-            endpoints=endpoints,
-        )
-    customer_state_changed(subscription.customer, endpoints=endpoints)
-
-
-def checkout_changed(checkout, type: str) -> None:
-    from checkouts.schemas import CheckoutOut, checkout_out
-
-    record_event(
-        organization_id=checkout.organization_id,
-        type=type,
-        data=lambda: _shaped(CheckoutOut, checkout_out(checkout, base_url=settings.SITE_URL)),
-        customer_id=checkout.customer_id,
     )

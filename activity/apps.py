@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ActivityConfig(AppConfig):
+    name = "activity"
+    verbose_name = "Activity"
+
+    def ready(self) -> None:
+        from activity.services import entry_record
+        from core import changes
+
+        changes.register(entry_record)
