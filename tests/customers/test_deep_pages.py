@@ -181,6 +181,11 @@ def test_a_customers_orders_are_one_index_range(postgres_only, organization, cus
 
     customer = customers[0]
     OrderFactory.create_batch(3, customer=customer)
+    # Orders of others in the same organization, and statistics, so that the plan chosen
+    # does not depend on a coin toss between two equally cheap indexes (it did, in CI).
+    OrderFactory.create_batch(40, customer=customers[1])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
     orders = (
         Order.objects.for_org(organization)
         .filter(customer_id__in=[customer.pk])
@@ -190,7 +195,9 @@ def test_a_customers_orders_are_one_index_range(postgres_only, organization, cus
     assert "using order_org_customer_created" in _plan(sql, params)
     sql, params = orders.order_by().values("pk").query.sql_with_params()
     plan = _plan(f"SELECT count(*) FROM ({sql}) t", params)
-    assert "Index Only Scan using order_org_customer_created" in plan, plan
+    # An index-only scan once the visibility map is current (VACUUM, as the bench does);
+    # within the test's transaction it may read the heap too.
+    assert "using order_org_customer_created" in plan, plan
 
 
 def test_orders_of_a_customer_statements(api, organization, customers, django_assert_num_queries):
