@@ -1,10 +1,16 @@
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from activity.querysets import EntryQuerySet, NoteQuerySet
 from core.ids import uuid7
 from customers.models import Customer
 from organizations.models import Organization
+
+NOTE_MAX_LENGTH = 5_000
 
 
 class Entry(models.Model):
@@ -35,6 +41,8 @@ class Entry(models.Model):
     subject_id = models.UUIDField(null=True, blank=True)
     changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
+    objects = EntryQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "entries"
         indexes = [
@@ -50,3 +58,66 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} by {self.actor_name or self.actor_type}"
+
+
+class Note(models.Model):
+    """A member's note about a customer: plain text (rendered escaped, line breaks kept,
+    links made clickable), at most NOTE_MAX_LENGTH characters, optionally pinned to the
+    top of the customer's page.
+
+    Written only by activity.services (note_add, note_edit, note_pin, note_delete), each
+    of which leaves a `note.*` entry on the timeline. Deleting a note removes its row (no
+    soft delete): the timeline keeps who deleted it and when, with the text it had.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="notes", db_index=False
+    )
+    # None for a note written through the API (the token is the entry's actor) or by a
+    # member who has since left.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    body = models.TextField()
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    modified_at = models.DateTimeField(default=timezone.now)
+
+    objects = NoteQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("body"), NOTE_MAX_LENGTH),
+                name="note_body_max_length",
+            ),
+        ]
+        indexes = [
+            # A customer's notes (the pinned ones first), and the timeline's note lookups.
+            models.Index(fields=["customer", "-pinned", "-created_at"], name="note_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+    def editable_by(self, membership) -> bool:
+        """Only its author edits a note (an owner can delete it, not reword it)."""
+        return (
+            membership.organization_id == self.organization_id
+            and self.author_id is not None
+            and self.author_id == membership.user_id
+        )
+
+    def removable_by(self, membership) -> bool:
+        """Its author and the organization's owners may delete, pin and unpin a note."""
+        return self.editable_by(membership) or (
+            membership.organization_id == self.organization_id and membership.is_owner
+        )
