@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from standardwebhooks import Webhook
 
+from core.changes import Change, record
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.urlcheck import check_webhook_url, public_address
 
@@ -220,8 +221,9 @@ def _record(delivery_id, sent: Sent, now: datetime) -> bool:
     deliveries (its row is read under lock here, so an owner's switch is seen at once)."""
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update()
-            .select_related("endpoint")
+            WebhookDelivery.objects.select_for_update(of=("self", "endpoint"))
+            .select_related("endpoint", "event")
+            .defer("event__payload")
             .filter(pk=delivery_id)
             .first()
         )
@@ -250,6 +252,7 @@ def _record(delivery_id, sent: Sent, now: datetime) -> bool:
                 delivery.next_attempt_at = now + retry_delay(delivery.attempts)
             _count_failure(endpoint, sent, now)
         delivery.save()
+        _report(delivery, sent)
         endpoint.save(
             update_fields=[
                 "consecutive_failures",
@@ -261,6 +264,29 @@ def _record(delivery_id, sent: Sent, now: datetime) -> bool:
             ]
         )
         return endpoint.enabled
+
+
+def _report(delivery: WebhookDelivery, sent: Sent) -> None:
+    """A delivery about a customer is on their timeline: one entry, which each attempt
+    brings up to date (pending while retries remain, then succeeded or failed)."""
+    event = delivery.event
+    if event.customer_id is None:
+        return
+    record(
+        Change(
+            type="webhook.delivery",
+            organization_id=event.organization_id,
+            customer_id=event.customer_id,
+            subject=delivery,
+            changes={
+                "event": [None, event.type],
+                "endpoint": [None, delivery.endpoint.url],
+                "status": [WebhookDelivery.Status.PENDING, delivery.status],
+                "attempts": [0, delivery.attempts],
+                "response_status": [None, sent.status_code],
+            },
+        )
+    )
 
 
 def _count_failure(endpoint: WebhookEndpoint, sent: Sent, now: datetime) -> None:
