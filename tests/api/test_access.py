@@ -63,6 +63,8 @@ OPERATIONS = {
     ("patch", "/v1/customers/external/{external_id}"): ({"name": "Hijacked"}, 404),
     ("delete", "/v1/customers/external/{external_id}"): (None, 404),
     ("get", "/v1/customers/external/{external_id}/state"): (None, 404),
+    ("get", "/v1/customers/{id}/timeline"): (None, 404),
+    ("get", "/v1/customers/external/{external_id}/timeline"): (None, 404),
     ("get", "/v1/orders/"): (None, "list"),
     ("get", "/v1/orders/{id}"): (None, 404),
     ("get", "/v1/subscriptions/"): (None, "list"),
