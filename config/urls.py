@@ -25,11 +25,25 @@ urlpatterns = [
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
     path("dashboard/<slug:org_slug>/settings/webhooks/", include("webhooks.urls")),
-    # The products pages: orders' own and checkouts' "try the checkout" (checkouts sit above
-    # orders, so orders/urls.py cannot name that view), under one namespace.
+    # The products pages, orders' own and checkouts' "try the checkout" (checkouts sit above
+    # orders, so orders/urls.py cannot name that view), and the order and subscription
+    # pages, under one namespace.
     path(
-        "dashboard/<slug:org_slug>/products/",
-        include(([*order_urls.urlpatterns, *checkout_urls.product_urlpatterns], "orders")),
+        "dashboard/<slug:org_slug>/",
+        include(
+            (
+                [
+                    path(
+                        "products/",
+                        include(
+                            [*order_urls.product_urlpatterns, *checkout_urls.product_urlpatterns]
+                        ),
+                    ),
+                    *order_urls.urlpatterns,
+                ],
+                "orders",
+            )
+        ),
     ),
     path("v1/", api.urls),
     path("checkout/", include("checkouts.urls")),

@@ -1,8 +1,11 @@
-"""Subscription actions on the customer page: cancel at period end, undo, revoke now.
+"""Subscription actions on the dashboard: cancel at period end, undo, revoke now; the one
+way to do them, from the customer page and from the subscription's own page (the form
+sends `return_to=subscription`). Any member of the organization may.
 
-With HTMX the response is the page's `subscriptions` partial; without JavaScript the
-action redirects back to the customer page with a message. A refused change (the
-subscription's state does not allow it) answers 409 with the reason in that section.
+With HTMX the response is the page's section (the customer page's `subscriptions`, the
+subscription page's `status`); without JavaScript the action redirects back to the page
+it came from with a message. A refused change (the subscription's state does not allow
+it) answers 409 with the reason in that section.
 """
 
 from collections.abc import Callable
@@ -19,6 +22,7 @@ from customers.models import Customer
 from customers.views import detail_context
 from orders import services
 from orders.models import InvalidTransition, Subscription
+from orders.order_views import SUBSCRIPTION_TEMPLATE, status_context, subscription_context
 from organizations.models import Membership
 
 TEMPLATE = "customers/customer_detail.html"
@@ -44,15 +48,23 @@ def subscription_action(
     membership, customer = get_customer_or_404(request, org_slug, customer_id)
     subscription = _get_subscription_or_404(customer, subscription_id)
     service, done = ACTIONS[action]
+    respond = (
+        _subscription_page_response
+        if request.POST.get("return_to") == "subscription"
+        else _subscriptions_response
+    )
     try:
         service(subscription=subscription)
     except InvalidTransition as error:
-        return _subscriptions_response(request, membership, customer, error=str(error))
+        return respond(request, membership, customer, subscription, error=str(error))
     notice = done.format(product=subscription.product.name)
     if request.htmx:
-        return _subscriptions_response(request, membership, customer, notice=notice)
+        return respond(request, membership, customer, subscription, notice=notice)
     messages.success(request, notice)
-    response = redirect("customers:detail", org_slug, customer.pk)
+    if respond is _subscription_page_response:
+        response = redirect("orders:subscription_detail", org_slug, subscription.pk)
+    else:
+        response = redirect("customers:detail", org_slug, customer.pk)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -70,6 +82,7 @@ def _subscriptions_response(
     request: HttpRequest,
     membership: Membership,
     customer: Customer,
+    subscription: Subscription,
     *,
     error: str | None = None,
     notice: str | None = None,
@@ -88,6 +101,29 @@ def _subscriptions_response(
         context = detail_context(request, membership, customer)
         template = TEMPLATE
     context |= {"subscriptions_error": error, "subscriptions_notice": notice}
+    response = render(request, template, context, status=409 if error else 200)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _subscription_page_response(
+    request: HttpRequest,
+    membership: Membership,
+    customer: Customer,
+    subscription: Subscription,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+) -> HttpResponse:
+    """The subscription page's `status` section for HTMX; the whole page otherwise."""
+    subscription.customer = customer
+    if request.htmx:
+        context = status_context(membership, subscription)
+        template = f"{SUBSCRIPTION_TEMPLATE}#status"
+    else:
+        context = subscription_context(membership, subscription)
+        template = SUBSCRIPTION_TEMPLATE
+    context |= {"status_error": error, "status_notice": notice}
     response = render(request, template, context, status=409 if error else 200)
     patch_vary_headers(response, ["HX-Request"])
     return response

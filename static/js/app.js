@@ -2,13 +2,26 @@
 (function () {
   "use strict";
 
-  // Copy buttons: <button data-copy="value">.
+  // Copy buttons: <button data-copy="value">. Those marked `hidden` are shown only where
+  // the clipboard can be written; without JavaScript their value is plain text to select.
+  function showCopyButtons(root) {
+    if (!navigator.clipboard) return;
+    root.querySelectorAll("[data-copy][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+  showCopyButtons(document);
+  document.addEventListener("htmx:load", function (event) { showCopyButtons(event.target); });
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (!button || !navigator.clipboard) return;
     navigator.clipboard.writeText(button.dataset.copy).then(function () {
       button.classList.add("copied");
+      button.setAttribute("aria-live", "polite");
       setTimeout(function () { button.classList.remove("copied"); }, 1500);
+    }, function () {
+      button.classList.add("copy-failed");
+      setTimeout(function () { button.classList.remove("copy-failed"); }, 2500);
     });
   });
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from organizations.services import access_token_create
-from tests.factories import CustomerFactory, ProductFactory, SubscriptionFactory
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,8 @@ DASHBOARD_ROUTES = {
     "orders:product_archive": ("post", False),
     "orders:product_unarchive": ("post", False),
     "orders:product_checkout": ("post", False),
+    "orders:order_detail": ("get", False),
+    "orders:subscription_detail": ("get", False),
     "organizations:tokens": ("get", False),
     "organizations:token_revoke": ("post", False),
     "webhooks:endpoints": ("get", False),
@@ -57,6 +59,9 @@ TOKEN_ROUTES = {"organizations:token_revoke"}
 PRODUCT_ROUTES = {"orders:product_archive", "orders:product_unarchive", "orders:product_checkout"}
 # Routes whose URL names one of the customer's subscriptions and an action on it.
 SUBSCRIPTION_ROUTES = {"customers:subscription_action"}
+# Routes whose URL names one of the organization's orders, or subscriptions (their pages).
+ORDER_ROUTES = {"orders:order_detail"}
+SUBSCRIPTION_PAGE_ROUTES = {"orders:subscription_detail"}
 # Routes whose URL names one of the organization's webhook endpoints, and one of its
 # deliveries.
 ENDPOINT_ROUTES = {
@@ -90,7 +95,7 @@ def route_names(patterns=None, namespace=None) -> set[str]:
 def test_every_route_has_access_tests():
     assert route_names() - PUBLIC == set(DASHBOARD_ROUTES)
     assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY | PRODUCT_ROUTES
-    assert set(DASHBOARD_ROUTES) >= SUBSCRIPTION_ROUTES
+    assert set(DASHBOARD_ROUTES) >= SUBSCRIPTION_ROUTES | ORDER_ROUTES | SUBSCRIPTION_PAGE_ROUTES
     assert ENDPOINT_ROUTES >= DELIVERY_ROUTES
 
 
@@ -103,6 +108,7 @@ def url_for(
     subscription=None,
     endpoint=None,
     delivery=None,
+    order=None,
 ):
     if name in ACCOUNT_ROUTES:
         return reverse(name)
@@ -113,6 +119,10 @@ def url_for(
         args.append(product.pk)
     if name in SUBSCRIPTION_ROUTES:
         args += [subscription.pk, "revoke"]
+    if name in ORDER_ROUTES:
+        args.append(order.pk)
+    if name in SUBSCRIPTION_PAGE_ROUTES:
+        args.append(subscription.pk)
     if name in ENDPOINT_ROUTES:
         args.append(endpoint.pk)
     if name in DELIVERY_ROUTES:
@@ -147,6 +157,11 @@ def subscription(customer):
 
 
 @pytest.fixture
+def order(customer, subscription):
+    return OrderFactory(customer=customer, subscription=subscription)
+
+
+@pytest.fixture
 def endpoint(organization):
     return WebhookEndpoint.objects.create(
         organization=organization, url="https://hooks.example.com/in", events=["customer.created"]
@@ -173,10 +188,12 @@ def assert_webhooks_untouched(endpoint, delivery):
 
 @pytest.mark.parametrize("name", sorted(DASHBOARD_ROUTES))
 def test_anonymous_visitors_are_sent_to_sign_in(
-    name, client, organization, customer, token, product, subscription, endpoint, delivery
+    name, client, organization, customer, token, product, subscription, endpoint, delivery, order
 ):
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer, token, product, subscription, endpoint, delivery)
+    url = url_for(
+        name, organization, customer, token, product, subscription, endpoint, delivery, order
+    )
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("login") + "?next=")
@@ -184,11 +201,23 @@ def test_anonymous_visitors_are_sent_to_sign_in(
 
 @pytest.mark.parametrize("name", sorted(set(DASHBOARD_ROUTES) - ACCOUNT_ROUTES))
 def test_outsiders_get_404(
-    name, client, outsider, organization, customer, token, product, subscription, endpoint, delivery
+    name,
+    client,
+    outsider,
+    organization,
+    customer,
+    token,
+    product,
+    subscription,
+    endpoint,
+    delivery,
+    order,
 ):
     client.force_login(outsider)
     method, _ = DASHBOARD_ROUTES[name]
-    url = url_for(name, organization, customer, token, product, subscription, endpoint, delivery)
+    url = url_for(
+        name, organization, customer, token, product, subscription, endpoint, delivery, order
+    )
     response = getattr(client, method)(url, {"key": "plan"})
     assert response.status_code == 404
     customer.refresh_from_db()
@@ -227,10 +256,13 @@ def test_a_customer_of_another_organization_is_404_even_under_my_own_slug(
     ],
 )
 def test_owners_and_members_can_open_every_page(
-    name, user, client, request, organization, customer, endpoint
+    name, user, client, request, organization, customer, endpoint, subscription, order
 ):
     client.force_login(request.getfixturevalue(user))
-    response = client.get(url_for(name, organization, customer, endpoint=endpoint))
+    url = url_for(
+        name, organization, customer, endpoint=endpoint, subscription=subscription, order=order
+    )
+    response = client.get(url)
     # home sends a one-organization user straight to their customers
     assert response.status_code == (302 if name == "home" else 200)
 
