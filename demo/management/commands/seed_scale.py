@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from activity.models import Entry
 from customers.models import Customer
 from orders.models import Product, add_interval
 from organizations.models import Membership, Organization
@@ -27,6 +28,8 @@ LAST = "Lovelace Turing Hopper Torvalds Thompson Liskov Ritchie Allen Perlman La
 PLANS = ["free", "pro", "team", "enterprise"]
 REGIONS = ["eu", "us", "apac", "latam"]
 HEAVY_CUSTOMER_ORDERS = 1000  # user0 gets this many, for the detail-page benchmark
+# user0's timeline gets this many entries (its orders' among them), for the timeline's.
+HEAVY_CUSTOMER_ENTRIES = 10_000
 CHUNK = 50_000
 # The counters' row triggers (migrations customers 0004, 0006 and 0008), by table.
 COUNT_TRIGGERS = [
@@ -68,6 +71,9 @@ class Command(BaseCommand):
             if count >= options["customers"]:
                 self.stdout.write(f"Reusing the scale data: {count:,} customers.")
                 self._ensure_user(existing)
+                if not Entry.objects.filter(organization=existing).exists():
+                    # Data seeded before the timeline existed: add its history now.
+                    self._seed_timeline(existing)
                 return
             raise CommandError(
                 f"Scale data with {count:,} customers exists; drop the database to reseed."
@@ -86,6 +92,7 @@ class Command(BaseCommand):
             for i in range(options["other_organizations"]):
                 small = Organization.objects.create(name=f"Small {i}", slug=f"{SMALL_PREFIX}{i}")
                 self._seed_org(small, 1000, options, heavy=False)
+            self._seed_timeline(big, transactional=True)
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER refuses pending checks
             for table, trigger in COUNT_TRIGGERS:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
@@ -102,6 +109,81 @@ class Command(BaseCommand):
             ):
                 cursor.execute(f"ANALYZE {table}")
         self.stdout.write(self.style.SUCCESS(f"Seeded in {time.monotonic() - started:.0f} s."))
+
+    def _seed_timeline(self, organization, *, transactional: bool = False) -> None:
+        """The history the generated data implies, as timeline entries, written by
+        PostgreSQL itself (INSERT ... SELECT): each customer's creation by the API, a
+        metadata change a day later by a member or the API, each order created and paid
+        by its buyer, each subscription's start; and user0, the heavy customer, gets
+        metadata changes up to HEAVY_CUSTOMER_ENTRIES entries. About nine entries per
+        customer: 9M for the million."""
+        started = time.monotonic()
+        user = get_user_model().objects.get(username=BENCH_USER[0])
+        org = organization.pk
+        columns = (
+            "id, organization_id, customer_id, created_at, type, actor_type, actor_id, "
+            "actor_name, source, request_id, subject_id, changes"
+        )
+        token = "'token', 'bench-token', 'Backend sync', 'api'"
+        member = f"'user', '{user.pk}', 'Bench Owner', 'dashboard'"
+        statements = [
+            # Each customer's creation, by the merchant's backend.
+            f"""INSERT INTO activity_entry ({columns})
+            SELECT gen_random_uuid(), c.organization_id, c.id, c.created_at, 'customer.created',
+                {token}, md5(c.id::text), NULL,
+                jsonb_build_object('email', jsonb_build_array(NULL, c.email),
+                                   'external_id', jsonb_build_array(NULL, c.external_id))
+            FROM customers_customer c WHERE c.organization_id = %(org)s""",
+            # A metadata change a day later: one in three from the dashboard.
+            f"""INSERT INTO activity_entry ({columns})
+            SELECT gen_random_uuid(), c.organization_id, c.id, c.created_at + interval '1 day',
+                'customer.updated',
+                CASE WHEN right(c.external_id, 1) IN ('0', '3', '6') THEN 'user' ELSE 'token' END,
+                CASE WHEN right(c.external_id, 1) IN ('0', '3', '6') THEN '{user.pk}'
+                     ELSE 'bench-token' END,
+                CASE WHEN right(c.external_id, 1) IN ('0', '3', '6') THEN 'Bench Owner'
+                     ELSE 'Backend sync' END,
+                CASE WHEN right(c.external_id, 1) IN ('0', '3', '6') THEN 'dashboard'
+                     ELSE 'api' END,
+                md5(c.id::text || 'u'), NULL,
+                jsonb_build_object('metadata.plan',
+                                   jsonb_build_array('free', c.metadata -> 'plan'))
+            FROM customers_customer c WHERE c.organization_id = %(org)s""",
+            # Each order, created and paid by its buyer at checkout.
+            f"""INSERT INTO activity_entry ({columns})
+            SELECT gen_random_uuid(), o.organization_id, o.customer_id, o.created_at, t.type,
+                'buyer', '', 'buyer', 'checkout', md5(o.id::text), o.id,
+                CASE WHEN t.type = 'order.created'
+                     THEN jsonb_build_object('status', jsonb_build_array(NULL, 'paid'))
+                     ELSE '{{}}'::jsonb END
+            FROM orders_order o CROSS JOIN (VALUES ('order.created'), ('order.paid')) t(type)
+            WHERE o.organization_id = %(org)s""",
+            # Each subscription's start.
+            f"""INSERT INTO activity_entry ({columns})
+            SELECT gen_random_uuid(), s.organization_id, s.customer_id, s.created_at,
+                'subscription.created', 'buyer', '', 'buyer', 'checkout', md5(s.id::text), s.id,
+                jsonb_build_object('status', jsonb_build_array(NULL, 'active'))
+            FROM orders_subscription s WHERE s.organization_id = %(org)s""",
+            # user0's long history: metadata changes by a member, one an hour.
+            f"""INSERT INTO activity_entry ({columns})
+            SELECT gen_random_uuid(), c.organization_id, c.id,
+                c.created_at + g * interval '1 hour', 'customer.updated', {member},
+                md5(c.id::text || g), NULL,
+                jsonb_build_object('metadata.seats', jsonb_build_array(g, g + 1))
+            FROM customers_customer c,
+                generate_series(1, %(heavy)s - (
+                    SELECT count(*) FROM activity_entry e WHERE e.customer_id = c.id
+                )) g
+            WHERE c.organization_id = %(org)s AND c.email = 'user0@example.com'""",
+        ]
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not transactional:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            for sql in statements:
+                cursor.execute(sql, {"org": org, "heavy": HEAVY_CUSTOMER_ENTRIES})
+            cursor.execute("ANALYZE activity_entry")
+        total = Entry.objects.filter(organization=organization).count()
+        self.stdout.write(f"Timeline: {total:,} entries in {time.monotonic() - started:.0f} s.")
 
     def _ensure_user(self, organization) -> None:
         User = get_user_model()
