@@ -1,9 +1,12 @@
-"""`/v1/customers/{id}/timeline`: a customer's timeline through the API.
+"""`/v1/customers/{id}/timeline` and `/v1/customers/{id}/notes`: a customer's timeline
+and notes through the API.
 
 Our extension, not part of Polar's API (the OpenAPI document tags it so): the same
 conventions as the rest (token scopes, Polar's error bodies, an `/external/{external_id}`
-twin), but keyset paged with an opaque cursor instead of pages, since a timeline only
-grows at its newest end and a page 5,000 entries deep must cost what the first does.
+twin for every route), but the timeline is keyset paged with an opaque cursor instead of
+pages, since it only grows at its newest end and a page 5,000 entries deep must cost what
+the first does. Notes are written through activity.services, as the dashboard writes them;
+the token is the author (the entry's actor).
 """
 
 from datetime import datetime
@@ -11,11 +14,13 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
+from django.db import transaction
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
-from activity.models import Entry
+from activity import services
+from activity.models import NOTE_MAX_LENGTH, Entry, Note
 from activity.services import TIMELINE_TYPES
 from core.api import ERRORS, Timestamp, found_or_404, json_response, uuid_or_404, validation_error
 from core.paging import InvalidCursor, keyset_page
@@ -31,6 +36,7 @@ TAG_DESCRIPTION = (
 router = Router(tags=[TAG])
 
 READ = scopes("customers:read", "customers:write")
+WRITE = scopes("customers:write")
 MAX_LIMIT = 100
 
 # Every type an entry can have: the changes the timeline records, the moment an external ID
@@ -39,6 +45,9 @@ ENTRY_TYPES = sorted(
     TIMELINE_TYPES
     | {"external_id.set", "note.added", "note.edited", "note.deleted", "webhook.delivery"}
 )
+# Surrounding blank space is trimmed before the note's length is checked: the document's
+# bound only keeps absurd bodies from being read at all.
+NOTE_BODY_INPUT_MAX = 4 * NOTE_MAX_LENGTH
 TimelineEntryType = StrEnum("TimelineEntryType", [(t.replace(".", "_"), t) for t in ENTRY_TYPES])
 NOTE_TYPES = frozenset(t for t in ENTRY_TYPES if t.startswith("note."))
 
@@ -103,8 +112,7 @@ def get_timeline_external(request: HttpRequest, external_id: str, filters: Query
 
     **Scopes**: `customers:read` `customers:write`
     """
-    customers = Customer.objects.for_org(request.organization).filter(external_id=external_id)
-    return _timeline(found_or_404(customers.values_list("pk", flat=True).first()), filters)
+    return _timeline(_customer_by_external_id(request, external_id).pk, filters)
 
 
 @router.get(
@@ -123,8 +131,7 @@ def get_timeline(request: HttpRequest, id: str, filters: Query[TimelineQuery]):
 
     **Scopes**: `customers:read` `customers:write`
     """
-    customers = Customer.objects.for_org(request.organization).filter(pk=uuid_or_404(id))
-    return _timeline(found_or_404(customers.values_list("pk", flat=True).first()), filters)
+    return _timeline(_customer_by_id(request, id).pk, filters)
 
 
 def _timeline(customer_id, filters: TimelineQuery):
@@ -145,7 +152,7 @@ def _timeline(customer_id, filters: TimelineQuery):
         )
     except InvalidCursor as error:
         raise validation_error(["query", "cursor"], str(error), filters.cursor) from None
-    notes = _notes_of(page.rows)
+    notes = _notes_of(customer_id, page.rows)
     return json_response(
         {
             "items": [timeline_entry_out(entry, notes) for entry in page.rows],
@@ -171,19 +178,173 @@ def timeline_entry_out(entry: Entry, notes: dict) -> dict:
     }
 
 
-def _notes_of(entries: list[Entry]) -> dict:
+def _notes_of(customer_id, entries: list[Entry]) -> dict:
     """The notes the page's note entries are about, by ID, in one query (none without note
-    entries). Until the notes exist (activity.Note), there is nothing to show."""
+    entries). A deleted note is gone: its `note.deleted` entry keeps the text it had."""
     ids = {e.subject_id for e in entries if e.type in NOTE_TYPES and e.subject_id}
     if not ids:
         return {}
-    from django.apps import apps
+    notes = Note.objects.filter(customer_id=customer_id, pk__in=ids).only("id", "body", "pinned")
+    return {note.pk: {"id": note.pk, "body": note.body, "pinned": note.pinned} for note in notes}
 
-    try:
-        note_model = apps.get_model("activity", "Note")
-    except LookupError:
-        return {}
+
+# --- Notes ------------------------------------------------------------------------------
+
+
+class NoteCreateIn(Schema):
+    body: Annotated[str, StringConstraints(max_length=NOTE_BODY_INPUT_MAX)] = Field(
+        description=f"Plain text, line breaks kept, at most {NOTE_MAX_LENGTH:,} characters "
+        "once trimmed."
+    )
+
+
+class NoteUpdateIn(Schema):
+    body: Annotated[str, StringConstraints(max_length=NOTE_BODY_INPUT_MAX)] | None = Field(
+        None, description="The new text (only the note's author may change it on the dashboard)."
+    )
+    pinned: bool | None = Field(None, description="Pin the note to the top of the customer's page.")
+
+
+class NoteOut(Schema):
+    id: UUID
+    customer_id: UUID
+    body: str
+    pinned: bool
+    created_at: datetime
+    modified_at: datetime
+
+
+def note_out(note: Note) -> dict:
     return {
-        note.pk: {"id": note.pk, "body": note.body, "pinned": bool(note.pinned)}
-        for note in note_model.objects.filter(pk__in=ids)
+        "id": note.pk,
+        "customer_id": note.customer_id,
+        "body": note.body,
+        "pinned": note.pinned,
+        "created_at": note.created_at,
+        "modified_at": note.modified_at,
     }
+
+
+@router.post(
+    "/external/{external_id}/notes",
+    response={201: NoteOut, **ERRORS},
+    summary="Add a note to a customer by external ID",
+    auth=WRITE,
+)
+def add_note_external(request: HttpRequest, external_id: str, payload: NoteCreateIn):
+    """See `POST /v1/customers/{id}/notes`.
+
+    **Scopes**: `customers:write`
+    """
+    return _add_note(_customer_by_external_id(request, external_id), payload)
+
+
+@router.patch(
+    "/external/{external_id}/notes/{note_id}",
+    response={200: NoteOut, **ERRORS},
+    summary="Update a note by the customer's external ID",
+    auth=WRITE,
+)
+def update_note_external(
+    request: HttpRequest, external_id: str, note_id: str, payload: NoteUpdateIn
+):
+    """See `PATCH /v1/customers/{id}/notes/{note_id}`.
+
+    **Scopes**: `customers:write`
+    """
+    return _update_note(_note(_customer_by_external_id(request, external_id), note_id), payload)
+
+
+@router.delete(
+    "/external/{external_id}/notes/{note_id}",
+    response={204: None, **ERRORS},
+    summary="Delete a note by the customer's external ID",
+    auth=WRITE,
+)
+def delete_note_external(request: HttpRequest, external_id: str, note_id: str):
+    """See `DELETE /v1/customers/{id}/notes/{note_id}`.
+
+    **Scopes**: `customers:write`
+    """
+    services.note_delete(note=_note(_customer_by_external_id(request, external_id), note_id))
+    return Status(204, None)
+
+
+@router.post(
+    "/{id}/notes",
+    response={201: NoteOut, **ERRORS},
+    summary="Add a note to a customer",
+    auth=WRITE,
+)
+def add_note(request: HttpRequest, id: str, payload: NoteCreateIn):
+    """Add a note to the customer's timeline (a `note.added` entry, the token as its
+    actor). Plain text: never sent in webhooks, shown escaped on the dashboard.
+
+    **Scopes**: `customers:write`
+    """
+    return _add_note(_customer_by_id(request, id), payload)
+
+
+@router.patch(
+    "/{id}/notes/{note_id}",
+    response={200: NoteOut, **ERRORS},
+    summary="Update a note",
+    auth=WRITE,
+)
+def update_note(request: HttpRequest, id: str, note_id: str, payload: NoteUpdateIn):
+    """Change a note's text (`note.edited`) and/or pin or unpin it (`note.pinned`,
+    `note.unpinned`; at most 5 pinned per customer). Sending what it already is changes
+    nothing.
+
+    **Scopes**: `customers:write`
+    """
+    return _update_note(_note(_customer_by_id(request, id), note_id), payload)
+
+
+@router.delete(
+    "/{id}/notes/{note_id}",
+    response={204: None, **ERRORS},
+    summary="Delete a note",
+    auth=WRITE,
+)
+def delete_note(request: HttpRequest, id: str, note_id: str):
+    """Delete a note; the timeline keeps a `note.deleted` entry with the text it had.
+
+    **Scopes**: `customers:write`
+    """
+    services.note_delete(note=_note(_customer_by_id(request, id), note_id))
+    return Status(204, None)
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def _customer_by_id(request: HttpRequest, raw_id: str) -> Customer:
+    customers = Customer.objects.for_org(request.organization).filter(pk=uuid_or_404(raw_id))
+    return found_or_404(customers.only("id", "organization_id").first())
+
+
+def _customer_by_external_id(request: HttpRequest, external_id: str) -> Customer:
+    customers = Customer.objects.for_org(request.organization).filter(external_id=external_id)
+    return found_or_404(customers.only("id", "organization_id").first())
+
+
+def _note(customer: Customer, raw_id: str) -> Note:
+    """The customer's note with this ID, or a 404 alike for a malformed ID, a note of
+    another customer and a deleted one."""
+    return found_or_404(Note.objects.for_customer(customer).filter(pk=uuid_or_404(raw_id)).first())
+
+
+def _add_note(customer: Customer, payload: NoteCreateIn):
+    note = services.note_add(customer=customer, body=payload.body)
+    return json_response(note_out(note), status=201)
+
+
+def _update_note(note: Note, payload: NoteUpdateIn):
+    # One transaction: a pin refused (too many pinned) leaves the text as it was too.
+    with transaction.atomic():
+        if payload.body is not None:
+            note = services.note_edit(note=note, body=payload.body)
+        if payload.pinned is not None:
+            note = services.note_pin(note=note, pinned=payload.pinned)
+    return json_response(note_out(note))

@@ -218,6 +218,23 @@ WEBHOOK_DISABLE_MIN_ATTEMPTS = env.int("WEBHOOK_DISABLE_MIN_ATTEMPTS", default=1
 # enabled again (shown in its log, and redeliverable) instead of being sent.
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 
+
+def _audit_retention_days() -> int | None:
+    """Timeline entries older than this many days are removed by `manage.py purge_audit`
+    (run it from cron); empty or unset keeps them forever."""
+    raw = env.str("AUDIT_RETENTION_DAYS", default="").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ImproperlyConfigured(
+            f"AUDIT_RETENTION_DAYS must be a positive whole number of days, or empty to keep "
+            f"every entry; it is {raw!r}."
+        )
+    return int(raw)
+
+
+AUDIT_RETENTION_DAYS = _audit_retention_days()
+
 # Checkouts: how long a buyer has to pay, and who takes the money.
 CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)
 PAYMENT_PROCESSOR = env.str("PAYMENT_PROCESSOR", default="checkouts.payments.TestModeProcessor")

@@ -225,3 +225,141 @@ def test_polar_sdk_calls_are_untouched(sdk, organization):
     state = sdk.customers.get_state(id=str(customer.pk))
     assert state.id == str(customer.pk)
     assert [c.id for c in sdk.customers.list().items] == [str(customer.pk)]
+
+
+# --- Notes -------------------------------------------------------------------------------
+
+
+def test_a_note_added_through_the_api_is_on_the_timeline_with_its_text(api, customer):
+    response = api.post(
+        f"/v1/customers/{customer.pk}/notes",
+        {"body": "  Called about the invoice.\nWill pay Friday.  "},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    note = response.json()
+    assert list(note) == ["id", "customer_id", "body", "pinned", "created_at", "modified_at"]
+    assert note["body"] == "Called about the invoice.\nWill pay Friday."
+    assert (note["customer_id"], note["pinned"]) == (str(customer.pk), False)
+    (item,) = api.get(f"/v1/customers/{customer.pk}/timeline").json()["items"]
+    assert item["type"] == "note.added"
+    assert (item["actor"]["type"], item["source"]) == ("token", "api")
+    assert item["note"] == {"id": note["id"], "body": note["body"], "pinned": False}
+    assert item["changes"] == {"body": [None, note["body"]]}
+
+
+def test_a_note_is_edited_pinned_and_deleted(api, customer):
+    base = f"/v1/customers/{customer.pk}/notes"
+    note_id = api.post(base, {"body": "First"}, content_type="application/json").json()["id"]
+    response = api.patch(
+        f"{base}/{note_id}", {"body": "Second", "pinned": True}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["body"], response.json()["pinned"]) == ("Second", True)
+    items = api.get(f"/v1/customers/{customer.pk}/timeline").json()["items"]
+    assert [i["type"] for i in items] == ["note.pinned", "note.edited", "note.added"]
+    # Every entry about the note shows it as it is now.
+    assert {i["note"]["body"] for i in items} == {"Second"}
+    assert api.delete(f"{base}/{note_id}").status_code == 204
+    assert api.delete(f"{base}/{note_id}").status_code == 404
+    items = api.get(f"/v1/customers/{customer.pk}/timeline").json()["items"]
+    assert items[0]["type"] == "note.deleted"
+    assert items[0]["changes"] == {"body": ["Second", None]}
+    assert {i["note"] for i in items} == {None}  # the note is gone
+
+
+def test_the_notes_external_id_twins(api, customer):
+    base = "/v1/customers/external/usr_1/notes"
+    response = api.post(base, {"body": "Hi"}, content_type="application/json")
+    assert response.status_code == 201
+    note_id = response.json()["id"]
+    response = api.patch(f"{base}/{note_id}", {"pinned": True}, content_type="application/json")
+    assert response.json()["pinned"] is True
+    assert api.delete(f"{base}/{note_id}").status_code == 204
+    assert not customer.notes.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [({"body": "   "}, "empty"), ({"body": "x" * 5001}, "at most 5,000"), ({}, "Field required")],
+)
+def test_a_bad_note_is_a_422_at_its_body(api, customer, body, message):
+    response = api.post(f"/v1/customers/{customer.pk}/notes", body, content_type="application/json")
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "body"]
+    assert message in error["msg"]
+    assert not customer.notes.exists()
+
+
+def test_a_refused_pin_leaves_the_text_as_it_was(api, customer):
+    base = f"/v1/customers/{customer.pk}/notes"
+    ids = [
+        api.post(base, {"body": f"n{i}"}, content_type="application/json").json()["id"]
+        for i in range(6)
+    ]
+    for note_id in ids[:5]:
+        api.patch(f"{base}/{note_id}", {"pinned": True}, content_type="application/json")
+    response = api.patch(
+        f"{base}/{ids[5]}", {"body": "changed", "pinned": True}, content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert customer.notes.get(pk=ids[5]).body == "n5"
+
+
+def test_another_customers_or_organizations_note_is_a_404(
+    api, organization, other_organization, customer
+):
+    from activity.services import note_add
+
+    sibling = CustomerFactory(organization=organization)
+    theirs = CustomerFactory(organization=other_organization, external_id="usr_1")
+    for note in (note_add(customer=sibling, body="sibling"), note_add(customer=theirs, body="x")):
+        for method in ("patch", "delete"):
+            response = getattr(api, method)(
+                f"/v1/customers/{customer.pk}/notes/{note.pk}",
+                {"body": "Hijacked"},
+                content_type="application/json",
+            )
+            assert response.status_code == 404
+    assert (
+        api.post(
+            f"/v1/customers/{theirs.pk}/notes", {"body": "x"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+    assert sorted(n.body for n in sibling.notes.all()) == ["sibling"]
+    assert [n.body for n in theirs.notes.all()] == ["x"]
+
+
+def test_writing_notes_needs_customers_write(make_token, organization, customer):
+    from activity.services import note_add
+
+    note = note_add(customer=customer, body="Ours")
+    client = Client(
+        headers={"Authorization": f"Bearer {make_token(organization, ['customers:read'])}"}
+    )
+    base = f"/v1/customers/{customer.pk}/notes"
+    for method, url in (
+        ("post", base),
+        ("patch", f"{base}/{note.pk}"),
+        ("delete", f"{base}/{note.pk}"),
+    ):
+        response = getattr(client, method)(url, {"body": "x"}, content_type="application/json")
+        assert response.status_code == 403
+    note.refresh_from_db()
+    assert note.body == "Ours"
+
+
+def test_a_page_with_notes_reads_them_in_one_more_query(api, customer, django_assert_num_queries):
+    from activity.services import note_add
+
+    for i in range(4):
+        note_add(customer=customer, body=f"n{i}")
+    add_entries(customer, 3, start=datetime(2020, 1, 1, tzinfo=UTC))
+    url = f"/v1/customers/{customer.pk}/timeline"
+    api.get(url)  # the token's first use also records it (last_used_at)
+    # 1. the token  2. the customer  3. the page  4. the page's notes
+    with django_assert_num_queries(4):
+        response = api.get(url, {"limit": 100})
+    assert sum(1 for i in response.json()["items"] if i["note"]) == 4

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from activity.models import Note
+from activity.services import note_add
 from checkouts.services import checkout_create
 from config.api import api as ninja_api
 from customers.models import Customer
@@ -37,7 +39,9 @@ def rows(organization):
         endpoint=endpoint, event=event, status="failed", attempts=9
     )
     WebhookAttempt.objects.create(delivery=delivery, succeeded=False, duration_ms=5, error="x")
+    note = note_add(customer=customer, body="Ours")
     return {
+        "note": note.pk,
         "checkout": checkout.pk,
         "webhooks/endpoints": endpoint.pk,
         "webhooks/events": event.pk,
@@ -65,6 +69,12 @@ OPERATIONS = {
     ("get", "/v1/customers/external/{external_id}/state"): (None, 404),
     ("get", "/v1/customers/{id}/timeline"): (None, 404),
     ("get", "/v1/customers/external/{external_id}/timeline"): (None, 404),
+    ("post", "/v1/customers/{id}/notes"): ({"body": "Hijacked"}, 404),
+    ("patch", "/v1/customers/{id}/notes/{note_id}"): ({"body": "Hijacked"}, 404),
+    ("delete", "/v1/customers/{id}/notes/{note_id}"): (None, 404),
+    ("post", "/v1/customers/external/{external_id}/notes"): ({"body": "Hijacked"}, 404),
+    ("patch", "/v1/customers/external/{external_id}/notes/{note_id}"): ({"body": "x"}, 404),
+    ("delete", "/v1/customers/external/{external_id}/notes/{note_id}"): (None, 404),
     ("get", "/v1/orders/"): (None, "list"),
     ("get", "/v1/orders/{id}"): (None, 404),
     ("get", "/v1/subscriptions/"): (None, "list"),
@@ -133,7 +143,9 @@ def url(path: str, rows) -> str:
     parts = path.split("/")
     # Webhook paths name their resource in two segments: /v1/webhooks/endpoints/{id}.
     resource = RESOURCE["/".join(parts[2:4]) if parts[2] == "webhooks" else parts[2]]
-    return path.format(id=rows.get(resource), external_id=rows["external_id"])
+    return path.format(
+        id=rows.get(resource), external_id=rows["external_id"], note_id=rows.get("note")
+    )
 
 
 def call(client, method, path, body, rows=None, **headers):
@@ -210,3 +222,6 @@ def test_another_organizations_token_never_reaches_our_rows(
     assert list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status", "attempts")) == (
         deliveries_before
     )
+    assert list(Note.objects.filter(customer_id=rows["customer"]).values_list("body")) == [
+        ("Ours",)
+    ]
