@@ -86,6 +86,8 @@ class Note(models.Model):
         blank=True,
         related_name="+",
     )
+    # Who wrote it, as they were named then: the member, or the API token's name.
+    author_name = models.CharField(max_length=254, blank=True)
     body = models.TextField()
     pinned = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

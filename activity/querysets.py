@@ -42,11 +42,10 @@ class NoteQuerySet(models.QuerySet):
 
     def for_timeline(self, customer, entries) -> "NoteQuerySet":
         """In one query: the customer's pinned notes and the notes the page's entries are
-        about (with their authors), newest first."""
+        about, newest first."""
         ids = {e.subject_id for e in entries if e.type.startswith("note.") and e.subject_id}
         return (
             self.for_customer(customer)
             .filter(Q(pinned=True) | Q(pk__in=ids))
-            .select_related("author")
             .order_by("-created_at", "-id")
         )

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activity.models import NOTE_MAX_LENGTH, Entry, Note
-from core.changes import ActorType, Change, record
+from core.changes import ActorType, Change, acting_now, record
 from customers.models import ADDRESS_PARTS
 from organizations.models import Membership
 
@@ -136,12 +136,16 @@ def note_add(*, customer, body: str, member: Membership | None = None) -> Note:
     body = note_body_clean(body)
     if member is not None and member.organization_id != customer.organization_id:
         raise PermissionDenied("Not a member of this customer's organization.")
+    now = timezone.now()
     with transaction.atomic():
         note = Note.objects.create(
             organization_id=customer.organization_id,
             customer=customer,
             author=member.user if member is not None else None,
+            author_name=acting_now().actor.name[:254],
             body=body,
+            created_at=now,
+            modified_at=now,
         )
         _record_note("note.added", note, {"body": [None, body]})
     return note

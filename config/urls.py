@@ -23,6 +23,9 @@ urlpatterns = [
     path("account/password/", accounts_views.password_change, name="password_change"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
+    path(
+        "dashboard/<slug:org_slug>/customers/<uuid:customer_id>/timeline/", include("activity.urls")
+    ),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
     path("dashboard/<slug:org_slug>/settings/webhooks/", include("webhooks.urls")),
     # The products pages, orders' own and checkouts' "try the checkout" (checkouts sit above

@@ -34,6 +34,14 @@ DASHBOARD_ROUTES = {
     "customers:metadata_edit": ("get", True),
     "customers:metadata_remove": ("post", True),
     "customers:subscription_action": ("post", True),
+    "activity:timeline": ("get", True),
+    "activity:note_add": ("post", True),
+    "activity:note": ("get", True),
+    # Editing is its author's alone (a GET of someone else's note is a 403), so the walk
+    # posts: the checks before the form are the same.
+    "activity:note_edit": ("post", True),
+    "activity:note_delete": ("post", True),
+    "activity:note_pin": ("post", True),
     "orders:products": ("get", False),
     "orders:product_archive": ("post", False),
     "orders:product_unarchive": ("post", False),
@@ -74,6 +82,8 @@ ENDPOINT_ROUTES = {
     "webhooks:delivery_redeliver",
 }
 DELIVERY_ROUTES = {"webhooks:delivery_redeliver"}
+# Routes whose URL names one of the customer's notes (one is written for the walk).
+NOTE_ROUTES = {"activity:note", "activity:note_edit", "activity:note_delete", "activity:note_pin"}
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
 OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke", "webhooks:endpoints"}
 OWNER_ONLY |= ENDPOINT_ROUTES
@@ -97,6 +107,7 @@ def test_every_route_has_access_tests():
     assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY | PRODUCT_ROUTES
     assert set(DASHBOARD_ROUTES) >= SUBSCRIPTION_ROUTES | ORDER_ROUTES | SUBSCRIPTION_PAGE_ROUTES
     assert ENDPOINT_ROUTES >= DELIVERY_ROUTES
+    assert set(DASHBOARD_ROUTES) >= NOTE_ROUTES
 
 
 def url_for(
@@ -127,10 +138,20 @@ def url_for(
         args.append(endpoint.pk)
     if name in DELIVERY_ROUTES:
         args.append(delivery.pk)
+    if name in NOTE_ROUTES:
+        args.append(_note_of(customer).pk)
     url = reverse(name, args=args)
     if name == "customers:metadata_edit":
         url += "?key=plan"
     return url
+
+
+def _note_of(customer):
+    from activity.models import Note
+
+    return Note.objects.filter(customer=customer).first() or Note.objects.create(
+        organization_id=customer.organization_id, customer=customer, body="Call before renewing."
+    )
 
 
 @pytest.fixture
