@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
     path("dashboard/<slug:org_slug>/settings/webhooks/", include("webhooks.urls")),
+    path("dashboard/<slug:org_slug>/settings/audit-log/", include("activity.audit_urls")),
     # The products pages, orders' own and checkouts' "try the checkout" (checkouts sit above
     # orders, so orders/urls.py cannot name that view), and the order and subscription
     # pages, under one namespace.

@@ -58,6 +58,8 @@ DASHBOARD_ROUTES = {
     "webhooks:endpoint_rotate_secret": ("post", False),
     "webhooks:endpoint_delete": ("post", False),
     "webhooks:delivery_redeliver": ("post", False),
+    "audit:log": ("get", False),
+    "audit:export": ("get", False),
 }
 # Routes outside any organization: a signed-in user's own pages.
 ACCOUNT_ROUTES = {"home", "password_change"}
@@ -87,6 +89,7 @@ NOTE_ROUTES = {"activity:note", "activity:note_edit", "activity:note_delete", "a
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
 OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke", "webhooks:endpoints"}
 OWNER_ONLY |= ENDPOINT_ROUTES
+OWNER_ONLY |= {"audit:log", "audit:export"}
 
 
 def route_names(patterns=None, namespace=None) -> set[str]:
