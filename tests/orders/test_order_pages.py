@@ -127,7 +127,7 @@ def test_the_order_page_shows_amounts_reason_status_and_links_its_subscription(
     assert "Pro monthly" in page
     assert f'href="{subscription_url(subscription)}"' in page
     assert f'href="{detail_url(customer)}"' in page
-    assert 'id="timeline"' in page
+    assert 'id="order-timeline"' in page
 
 
 def test_a_one_time_order_says_it_has_no_subscription(merchant, customer, organization):
