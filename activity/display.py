@@ -100,7 +100,8 @@ def _row(entry: Entry, notes: dict[Any, Note], now: datetime) -> Row:
     note_entry = entry.type.startswith("note.")
     changes = [
         _field_change(name, values)
-        for name, values in entry.changes.items()
+        # Sorted here: PostgreSQL's jsonb keeps keys in its own order (shortest first).
+        for name, values in sorted(entry.changes.items())
         if not (note_entry and name in HIDDEN_NOTE_FIELDS)
         and isinstance(values, list | tuple)
         and len(values) == 2
@@ -111,11 +112,13 @@ def _row(entry: Entry, notes: dict[Any, Note], now: datetime) -> Row:
     note = notes.get(entry.subject_id) if note_entry else None
     if entry.type == "note.added" and note is not None:
         changes = []  # the note itself is shown, as it reads now
+    kind = ACTOR_KINDS.get(entry.actor_type, entry.actor_type)
+    name = entry.actor_name or kind
     return Row(
         entry=entry,
         title=title,
-        actor_name=entry.actor_name or ACTOR_KINDS.get(entry.actor_type, entry.actor_type),
-        actor_kind=ACTOR_KINDS.get(entry.actor_type, entry.actor_type),
+        actor_name=name,
+        actor_kind="" if name.casefold() == kind.casefold() else kind,  # not "System system"
         ago=ago(entry.created_at, now),
         changes=changes,
         note=note,

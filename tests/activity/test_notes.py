@@ -242,7 +242,7 @@ def test_the_author_edits_in_place(as_member, member, customer):
     note = note_by(member, customer, "before")
     form = as_member.get(url("note_edit", customer, note), headers=HTMX)
     assert form.status_code == 200
-    assert form.text.lstrip().startswith(f'<article class="note edit" id="note-{note.pk}"')
+    assert form.text.lstrip().startswith(f'<article class="note note-edit" id="note-{note.pk}"')
     assert ">before</textarea>" in form.text
     saved = as_member.post(url("note_edit", customer, note), {"body": "after"}, headers=HTMX)
     assert saved["HX-Retarget"] == "#activity" and "Note saved." in saved.text

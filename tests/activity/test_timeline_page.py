@@ -104,7 +104,7 @@ def test_entries_come_newest_first_grouped_by_day_with_actor_and_time(merchant, 
     assert html.index("Order paid") < html.index("Profile updated") < html.index("Customer created")
     assert "by CRM sync" in html and ">API token</span>" in html
     assert "by Grace Hopper" in html and ">member</span>" in html
-    assert ">system</span>" in html
+    assert "by System</span>" in html  # not "System system"
     assert "30 minutes ago" in html and "3 days ago" in html
     # Absolute on hover (title) and for screen readers (the hidden text), machine-readable.
     created = Entry.objects.get(type="customer.created").created_at
@@ -255,6 +255,7 @@ def test_load_more_is_a_plain_link_too(merchant, customer):
     assert "<h1>Timeline and notes" in page_two.text  # a whole page without JavaScript
     assert len(entry_ids(page_two.text)) == 5
     assert "← Newest entries" in page_two.text
+    assert 'class="day-label"' in page_two.text  # a page of its own heads its first day
 
 
 def test_a_damaged_cursor_is_a_400_that_says_so(merchant, customer):
