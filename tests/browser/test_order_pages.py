@@ -67,6 +67,10 @@ def test_an_order_opens_from_the_customer_page_and_leads_to_its_subscription(
     expect(details).to_contain_text("Subscription created")
     expect(details).to_contain_text("Paid")
     page.goto(page.url)  # screenshots of the order page
+    page.get_by_role("link", name="billing entries of Ada Lovelace").click()
+    expect(page).to_have_url(re.compile(rf"/customers/{customer.pk}/timeline/\?kind=billing$"))
+    expect(page.get_by_role("heading", name="Timeline", exact=True)).to_be_visible()
+    page.go_back()
 
     details.get_by_role("link", name=re.compile("^Pro monthly")).click()
     expect(page).to_have_url(re.compile(rf"/subscriptions/{subscription.pk}/$"))

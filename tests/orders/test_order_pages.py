@@ -128,6 +128,8 @@ def test_the_order_page_shows_amounts_reason_status_and_links_its_subscription(
     assert f'href="{subscription_url(subscription)}"' in page
     assert f'href="{detail_url(customer)}"' in page
     assert 'id="order-timeline"' in page
+    timeline = reverse("activity:timeline", args=[customer.organization.slug, customer.pk])
+    assert f'href="{timeline}?kind=billing"' in page
 
 
 def test_a_one_time_order_says_it_has_no_subscription(merchant, customer, organization):
