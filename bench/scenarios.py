@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import html
 import http.client
+import json
 import logging
 import math
 import os
@@ -170,6 +171,28 @@ def deep_list_url(base_url: str, headers: dict, first_url: str) -> str:
     return url
 
 
+TIMELINE_DEEP_ENTRIES = 5_000
+
+
+def deep_timeline_url(base_url: str, headers: dict, first_url: str) -> str:
+    """Follow the timeline API's next_cursor until TIMELINE_DEEP_ENTRIES entries are
+    behind; return the URL of the page reached."""
+    client = Http(base_url)
+    url, seen = first_url, 0
+    while seen < TIMELINE_DEEP_ENTRIES:
+        response, body = client.request("GET", url, headers)
+        if response.status != 200:
+            raise SystemExit(f"The timeline API ({url}) answered {response.status}.")
+        page = json.loads(body)
+        seen += len(page["items"])
+        cursor = page["pagination"]["next_cursor"]
+        if not cursor:
+            raise SystemExit(f"The heavy customer's timeline ends after {seen:,} entries.")
+        url = f"{first_url}&{urlencode({'cursor': cursor})}"
+    client.close()
+    return url
+
+
 # --- Scenarios --------------------------------------------------------------------------
 
 
@@ -303,6 +326,18 @@ end
         Scenario(16, f"API orders of a customer ({ctx['heavy_orders']:,}), limit 100",
                  f"/v1/orders/?customer_id={ctx['heavy_id']}&limit=100", bearer,
                  targets=[Target("p50", 10 * ms, label="p50 ≤ 10 ms")]),
+        Scenario(17, f"API timeline ({ctx['heavy_entries']:,} entries), first page",
+                 ctx["timeline_url"], bearer,
+                 targets=[Target("p50", 15 * ms, label="p50 ≤ 15 ms")]),
+        Scenario(18, f"API timeline, {TIMELINE_DEEP_ENTRIES:,} entries deep",
+                 ctx["timeline_deep_url"], bearer,
+                 targets=[Target("p50", 15 * ms, label="p50 ≤ 15 ms")]),
+        Scenario(19, f"Customer timeline panel ({ctx['heavy_entries']:,} entries)",
+                 f"{dashboard}{ctx['heavy_id']}/timeline/", session,
+                 targets=[Target("p50", 40 * ms, label="p50 ≤ 40 ms")]),
+        Scenario(20, f"Audit log by actor ({ctx['entries'] / 1e6:.1f}M entries)",
+                 f"/dashboard/{SCALE_SLUG}/settings/audit-log/?actor=user:{ctx['bench_user']}",
+                 session, targets=[Target("p50", 60 * ms, label="p50 ≤ 60 ms")]),
     ]  # fmt: skip
 
 
@@ -557,8 +592,10 @@ def measure_export(
 
 def resolve_context(args) -> dict:
     """Look up, in-process, what the scenarios need: ids, counts, the search term."""
+    from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from activity.models import Entry
     from customers.models import Customer
     from orders.models import Order
     from organizations.models import Organization
@@ -591,6 +628,12 @@ def resolve_context(args) -> dict:
         table_rows = dict(cursor.fetchall())
         cursor.execute("SELECT pg_database_size(current_database())")
         db_bytes = cursor.fetchone()[0]
+        # What a timeline entry costs on disk: the table alone, and with its indexes.
+        cursor.execute(
+            "SELECT reltuples::bigint, pg_relation_size(oid), pg_total_relation_size(oid) "
+            "FROM pg_class WHERE relname = 'activity_entry'"
+        )
+        entries, entry_heap, entry_total = cursor.fetchone()
     return {
         "customers": live,
         "heavy_id": heavy,
@@ -602,6 +645,12 @@ def resolve_context(args) -> dict:
         "table_rows": table_rows,
         "db_bytes": db_bytes,
         "token": args.token,
+        "entries": entries,
+        "entry_heap_bytes": entry_heap / max(entries, 1),
+        "entry_total_bytes": entry_total / max(entries, 1),
+        "heavy_entries": Entry.objects.filter(customer_id=heavy).count(),
+        "bench_user": get_user_model().objects.get(username=BENCH_USER[0]).pk,
+        "timeline_url": f"/v1/customers/{heavy}/timeline?limit=100",
     }
 
 
@@ -772,6 +821,9 @@ def machine_facts(ctx: dict, args, load_generator: str) -> list[tuple[str, str]]
                  f"≈{rows.get('orders_order', 0):,} orders, "
                  f"≈{rows.get('orders_subscription', 0):,} subscriptions; database "
                  f"{ctx['db_bytes'] / 2**30:.1f} GiB"),
+        ("timeline", f"≈{ctx['entries']:,} entries; "
+                     f"{ctx['entry_heap_bytes']:.0f} B per entry in the table "
+                     f"(aim ≤ 300 B), {ctx['entry_total_bytes']:.0f} B with its indexes"),
     ]  # fmt: skip
 
 
@@ -831,6 +883,9 @@ def main(argv: list[str] | None = None) -> int:
     dashboard = f"/dashboard/{SCALE_SLUG}/customers/"
     log(f"Following {DEEP_PAGES} 'Load more' cursors for the deep list page ...")
     ctx["deep_url"] = deep_list_url(args.url, {"Cookie": f"sessionid={ctx['session']}"}, dashboard)
+    ctx["timeline_deep_url"] = deep_timeline_url(
+        args.url, {"Authorization": f"Bearer {ctx['token']}"}, ctx["timeline_url"]
+    )
     scenarios = build_scenarios(ctx)
     if args.only:
         scenarios = [s for s in scenarios if s.number in args.only]

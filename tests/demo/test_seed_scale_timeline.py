@@ -22,10 +22,10 @@ def test_seed_scale_writes_the_timeline_and_tops_it_up(postgres_only):
     assert entries.filter(customer=heavy).count() == 10_000
     others = entries.exclude(customer=heavy).count()
     heavy_orders = Order.objects.filter(customer=heavy).count()
-    expected = 2 * (customers - 1) + 2 * (orders - heavy_orders) + subscriptions
+    expected = 3 * (customers - 1) + 2 * (orders - heavy_orders) + subscriptions
     expected -= Subscription.objects.filter(customer=heavy).count()
     assert others == expected
-    assert set(entries.values_list("actor_type", flat=True)) == {"token", "user", "buyer"}
+    assert set(entries.values_list("actor_type", flat=True)) == {"token", "user", "buyer", "system"}
     # Seeded before the timeline: reusing the data adds its history once.
     entries.delete()
     call_command("seed_scale", customers=200, other_organizations=1, verbosity=0)

@@ -114,9 +114,9 @@ class Command(BaseCommand):
         """The history the generated data implies, as timeline entries, written by
         PostgreSQL itself (INSERT ... SELECT): each customer's creation by the API, a
         metadata change a day later by a member or the API, each order created and paid
-        by its buyer, each subscription's start; and user0, the heavy customer, gets
-        metadata changes up to HEAVY_CUSTOMER_ENTRIES entries. About nine entries per
-        customer: 9M for the million."""
+        by its buyer, each subscription's start, the customer.created webhook's delivery;
+        and user0, the heavy customer, gets metadata changes up to HEAVY_CUSTOMER_ENTRIES
+        entries. About ten entries per customer: 10M for the million."""
         started = time.monotonic()
         user = get_user_model().objects.get(username=BENCH_USER[0])
         org = organization.pk
@@ -148,6 +148,17 @@ class Command(BaseCommand):
                 md5(c.id::text || 'u'), NULL,
                 jsonb_build_object('metadata.plan',
                                    jsonb_build_array('free', c.metadata -> 'plan'))
+            FROM customers_customer c WHERE c.organization_id = %(org)s""",
+            # The customer.created webhook's delivery to the merchant's endpoint.
+            f"""INSERT INTO activity_entry ({columns})
+            SELECT gen_random_uuid(), c.organization_id, c.id, c.created_at + interval '2 s',
+                'webhook.delivery', 'system', '', 'System', 'system', '', gen_random_uuid(),
+                jsonb_build_object(
+                    'event', jsonb_build_array(NULL, 'customer.created'),
+                    'endpoint', jsonb_build_array(NULL, 'https://hooks.example.com/polar'),
+                    'status', jsonb_build_array('pending', 'succeeded'),
+                    'attempts', jsonb_build_array(0, 1),
+                    'response_status', jsonb_build_array(NULL, 200))
             FROM customers_customer c WHERE c.organization_id = %(org)s""",
             # Each order, created and paid by its buyer at checkout.
             f"""INSERT INTO activity_entry ({columns})
