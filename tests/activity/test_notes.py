@@ -303,7 +303,10 @@ def test_an_entry_about_a_note_links_to_it(as_member, member, customer):
     services.note_edit(note=note, body="v2", member=membership_of(member))
     html = as_member.get(url("timeline", customer)).text
     assert f'<a href="{url("note", customer, note)}">Open the note</a>' in html
-    assert as_member.get(url("note", customer, note)).status_code == 200
+    page = as_member.get(url("note", customer, note))
+    assert page.status_code == 200 and "v2" in page.text
+    # Its own page: plain links and forms (the panel its fragments swap into is not there).
+    assert ">Edit</a>" in page.text and "hx-" not in page.text.split("<main")[1]
 
 
 @pytest.mark.parametrize("route", ["note", "note_edit", "note_delete", "note_pin"])
