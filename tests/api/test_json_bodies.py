@@ -88,6 +88,8 @@ def _fill(path: str, rows) -> str:
         id=rows["customer"].pk,
         external_id="usr_1",
         client_secret=rows["checkout"].client_secret,
+        # The body is refused before any note is looked up.
+        note_id="01a2331c-0000-7000-8000-000000000000",
     )
 
 
