@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from activity.models import NOTE_MAX_LENGTH, Entry, Note
 from core.changes import ActorType, Change, acting_now, record
-from customers.models import ADDRESS_PARTS
+from customers.models import ADDRESS_PARTS, Customer
 from organizations.models import Membership
 
 # The change types a customer's timeline shows (checkouts appear once completed).
@@ -177,6 +177,14 @@ def note_pin(*, note: Note, pinned: bool, member: Membership | None = None) -> N
             raise PermissionDenied("Only its author or an owner can pin or unpin a note.")
         if current.pinned == pinned:
             return current
+        if pinned:
+            # Pins of one customer's notes queue on the customer's row, so two at once
+            # cannot both see room for one more.
+            list(
+                Customer.objects.select_for_update()
+                .filter(pk=current.customer_id)
+                .values_list("pk", flat=True)
+            )
         if pinned and (
             Note.objects.filter(customer_id=current.customer_id, pinned=True).count()
             >= MAX_PINNED_NOTES

@@ -144,6 +144,36 @@ def test_at_most_five_notes_are_pinned(owner, customer):
         services.note_pin(note=notes[5], pinned=True, member=membership_of(owner))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_pins_at_once_never_pass_the_limit(postgres_only, owner, customer):
+    import threading
+
+    from django.db import connection
+
+    notes = [note_by(owner, customer, f"n{i}") for i in range(6)]
+    for note in notes[:4]:
+        services.note_pin(note=note, pinned=True, member=membership_of(owner))
+    barrier, results = threading.Barrier(2), []
+
+    def pin(note):
+        try:
+            barrier.wait()
+            services.note_pin(note=note, pinned=True, member=membership_of(owner))
+            results.append("pinned")
+        except ValidationError:
+            results.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pin, args=(n,)) for n in notes[4:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["pinned", "refused"]
+    assert Note.objects.filter(customer=customer, pinned=True).count() == 5
+
+
 def test_an_api_token_may_write_notes_with_no_member(organization, customer):
     with acting(actor=Actor("token", "tok_1", "CRM sync"), source="api"):
         note = services.note_add(customer=customer, body="From the CRM.")
