@@ -175,10 +175,16 @@ def audit_log_export(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 def _filtered(organization, form: AuditLogFilterForm) -> QuerySet:
-    entries = Entry.objects.filter(organization=organization)
-    if not form.is_bound:
-        return entries
-    data = form.cleaned_data
+    data = form.cleaned_data if form.is_bound else {}
+    if data.get("customer"):
+        # The customers are the organization's already: naming the organization as well
+        # would let PostgreSQL walk the organization's index through everyone's entries
+        # instead of each customer's own (customer, created_at, id) range.
+        entries = Entry.objects.filter(
+            customer_id__in=_customer_ids(organization, data["customer"])
+        )
+    else:
+        entries = Entry.objects.filter(organization=organization)
     if data.get("actor"):
         kind, actor_id = data["actor"]
         entries = entries.filter(actor_type=kind)
@@ -186,8 +192,6 @@ def _filtered(organization, form: AuditLogFilterForm) -> QuerySet:
             entries = entries.filter(actor_id=actor_id)
     if data.get("type"):
         entries = entries.filter(type=data["type"])
-    if data.get("customer"):
-        entries = entries.filter(customer_id__in=_customer_ids(organization, data["customer"]))
     zone = timezone.get_current_timezone()
     if data.get("start"):
         entries = entries.filter(created_at__gte=datetime.combine(data["start"], time(), zone))

@@ -294,3 +294,17 @@ def test_export_cells_never_run_as_spreadsheet_formulas(owner_client, organizati
     # The JSON of the changes begins with "{", and the piece after a ";" is made safe.
     assert row["changes"].startswith("{")
     assert ";'=1" in row["changes"]
+
+
+def test_a_customer_filter_never_reaches_another_organizations_customer(
+    owner_client, owner, organization, other_organization, customers
+):
+    theirs = CustomerFactory(organization=other_organization, external_id="usr_1")
+    add(theirs)
+    ours = add(customers[0], actor=("user", str(owner.pk), "owner"))
+    add(customers[0])
+    # usr_1 is ours too: only our customer's entries, and the actor filter still applies.
+    response = owner_client.get(log_url(organization, customer="usr_1", actor=f"user:{owner.pk}"))
+    assert ids_on(response.text) == [str(ours.pk)]
+    response = owner_client.get(log_url(organization, customer=str(theirs.pk)))
+    assert ids_on(response.text) == []
