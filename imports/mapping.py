@@ -12,21 +12,12 @@ import re
 from dataclasses import dataclass
 
 from core.metadata import MAX_KEY_LENGTH
+from customers.models import BILLING_FIELDS
 
 # What a column can fill. FIRST_NAME and LAST_NAME are joined into the name.
 EMAIL, NAME, FIRST_NAME, LAST_NAME = "email", "name", "first_name", "last_name"
 EXTERNAL_ID, METADATA, IGNORE = "external_id", "metadata", "ignore"
-PROFILE_TARGETS = (
-    "billing_name",
-    "billing_address_line1",
-    "billing_address_line2",
-    "billing_address_postal_code",
-    "billing_address_city",
-    "billing_address_state",
-    "billing_address_country",
-    "tax_id",
-    "locale",
-)
+PROFILE_TARGETS = BILLING_FIELDS  # billing name and address, tax ID, locale
 TARGETS = (EMAIL, NAME, FIRST_NAME, LAST_NAME, EXTERNAL_ID, *PROFILE_TARGETS, METADATA, IGNORE)
 METADATA_KEY_PREFIX = "metadata."
 
