@@ -112,13 +112,12 @@ def _plan_row(organization, number, values, options, plan, seen, by_external_id,
         return _fail(plan, [RowError(number, "", "No customer matches this row (update only).")])
     if match is not None and options.mode == CREATE:
         return _fail(plan, [RowError(number, "", "This customer exists already (create only).")])
-    for key, claimed, what in (
-        (match.pk if match else None, seen.customers, "matches the same customer as"),
-        (external_id, seen.external_ids, "sets the same external ID as"),
-        (email, seen.emails, "has the same email as"),
+    for key, claimed, column, what in (
+        (match.pk if match else None, seen.customers, "", "matches the same customer as"),
+        (external_id, seen.external_ids, "external_id", "sets the same external ID as"),
+        (email, seen.emails, "email", "has the same email as"),
     ):
         if key and key in claimed:
-            column = {"matches": "", "sets": "external_id", "has": "email"}[what.split()[0]]
             return _fail(plan, [RowError(number, column, f"This row {what} row {claimed[key]}.")])
     if match is None:
         if not email:
@@ -217,7 +216,7 @@ def _values(cells: list[str], mappings, options) -> tuple[dict, list[RowError]]:
 def _validate(customer: Customer, after: dict, number: int) -> list[RowError]:
     """The model's own rules (the services' validation), on a copy: nothing is saved."""
     candidate = Customer(organization_id=customer.organization_id, **after)
-    candidate.pk = customer.pk if customer.pk and customer.email else candidate.pk
+    candidate.pk = customer.pk
     candidate._stored = getattr(customer, "_stored", {})
     # Metadata's errors name their key, so they are reported at its `metadata.<key>`.
     errors = [
