@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "checkouts",
     "webhooks",
     "activity",
+    "imports",
     "accounts",
     # seed_demo and seed_scale: above every app they fill.
     "demo",
@@ -234,6 +235,13 @@ def _audit_retention_days() -> int | None:
 
 
 AUDIT_RETENTION_DAYS = _audit_retention_days()
+
+# Uploaded files (CSV imports) are kept here; several nodes need it on shared storage.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# The largest CSV an import takes (2 GB); a larger upload is refused as it streams in.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)
+if IMPORT_MAX_BYTES <= 0:
+    raise ImproperlyConfigured("IMPORT_MAX_BYTES must be a positive number of bytes.")
 
 # Checkouts: how long a buyer has to pay, and who takes the money.
 CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)

@@ -168,6 +168,27 @@ class Customer(BaseModel):
         if errors:
             raise ValidationError(errors)
 
+    @classmethod
+    def field_errors(cls, values: dict) -> dict[str, list[str]]:
+        """The errors of these field values (already normalised) by the checks
+        `clean_fields` makes, without building a customer: the importer checks millions
+        of rows with it. Metadata is left to core.metadata.metadata_errors, which names
+        the key."""
+        errors: dict[str, list[str]] = {}
+        for name, value in values.items():
+            if name == "metadata":
+                continue
+            field = cls._meta.get_field(name)
+            try:
+                if name == "external_id" and value is None:
+                    continue
+                field.clean(value, None)
+                if name == "billing_address_country":
+                    validate_country_code(value)
+            except ValidationError as error:
+                errors[name] = error.messages
+        return errors
+
     def clean(self) -> None:
         if self._changes_locked_external_id():
             raise ValidationError({"external_id": EXTERNAL_ID_LOCKED_MESSAGE}, code="locked")

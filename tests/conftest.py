@@ -11,7 +11,7 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path_factory):
     # Each test starts with an empty cache: rate-limit and sign-in counters left by earlier
     # tests would otherwise fill the local-memory cache, whose culling (past 300 keys) then
     # dropped a counter mid-test (a rate-limit test saw a fourth request pass).
@@ -22,6 +22,8 @@ def _test_settings(settings):
     # their own limits.
     settings.API_RATE_LIMIT_PER_MINUTE = 100_000
     settings.API_CLIENT_RATE_LIMIT_PER_MINUTE = 100_000
+    # Uploaded import files go to a directory of the test's own.
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     # Pages render {% static %} without a collectstatic manifest in tests.
     settings.STORAGES = {
         **settings.STORAGES,
