@@ -177,13 +177,20 @@ def _register_routers() -> None:
     from activity.api import router as timeline_router
     from checkouts.api import router as checkouts_router
     from customers.api import router as customers_router
+    from imports.api import TAG as IMPORTS_TAG
+    from imports.api import TAG_DESCRIPTION as IMPORTS_TAG_DESCRIPTION
+    from imports.api import router as imports_router
     from orders.api import orders_router, products_router, subscriptions_router
     from webhooks.api import router as webhooks_router
 
     api.add_router("/customers/", customers_router)
     # Our extension beside them (/customers/{id}/timeline), tagged as not Polar's.
     api.add_router("/customers/", timeline_router)
-    api.openapi_extra["tags"] = [{"name": TAG, "description": TAG_DESCRIPTION}]
+    api.add_router("/customer-imports/", imports_router)
+    api.openapi_extra["tags"] = [
+        {"name": TAG, "description": TAG_DESCRIPTION},
+        {"name": IMPORTS_TAG, "description": IMPORTS_TAG_DESCRIPTION},
+    ]
     api.add_router("/orders/", orders_router)
     api.add_router("/subscriptions/", subscriptions_router)
     api.add_router("/products/", products_router)

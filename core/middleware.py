@@ -33,6 +33,10 @@ class RejectNulCharactersMiddleware:
 
 
 def _body_has_nul(request: HttpRequest) -> bool:
+    if request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
+        # An uploaded file may hold any byte, and reading the body here would hold an
+        # upload of any size in memory: the views taking files check their text fields.
+        return False
     try:
         body = request.body
     except Exception:  # too big: the view answers that with its own error

@@ -26,7 +26,7 @@ from imports.apply import apply_batch
 from imports.claims import DiskClaims, MemoryClaims
 from imports.models import CustomerImport, ImportRowError
 from imports.plan import Options, Plan, Planner, batches
-from imports.reader import ImportFileError, read_rows, sniff
+from imports.reader import HEAD_BYTES, ImportFileError, read_rows, sniff
 from imports.services import mappings_of
 
 LEASE = timedelta(seconds=60)
@@ -101,12 +101,13 @@ class _CountingReader:
         return getattr(self.raw, name)
 
 
-def _rows(customer_import: CustomerImport, progress: _Progress):
+def open_rows(customer_import: CustomerImport, progress: _Progress | None = None):
+    """The stored file's rows, `(row number, cells)`; close with `customer_import.file`."""
     customer_import.file.open("rb")
     raw = customer_import.file.file
-    fmt = sniff(raw.read(64 * 1024))
+    fmt = sniff(raw.read(HEAD_BYTES))
     raw.seek(0)
-    return read_rows(_CountingReader(raw, progress), fmt)
+    return read_rows(_CountingReader(raw, progress or _Progress()), fmt)
 
 
 def _options(customer_import: CustomerImport) -> Options:
@@ -149,7 +150,7 @@ def _validate(customer_import: CustomerImport, on_batch) -> None:
         claims,
     )
     try:
-        for batch in batches(_rows(customer_import, progress)):
+        for batch in batches(open_rows(customer_import, progress)):
             errors_before = len(plan.errors)
             plan.add(planner.plan(batch))
             with transaction.atomic():
@@ -218,7 +219,7 @@ def _apply(customer_import: CustomerImport, on_batch) -> None:
             request_id=str(customer_import.pk),
             webhooks=customer_import.send_webhooks,
         ):
-            rows = (r for r in _rows(customer_import, progress) if r[0] > resumed_from)
+            rows = (r for r in open_rows(customer_import, progress) if r[0] > resumed_from)
             for batch in batches(rows):
                 _apply_batch(customer_import, planner, batch, progress, status)
                 if on_batch:

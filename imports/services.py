@@ -53,7 +53,7 @@ def import_create(
         actor_id=actor.id,
         actor_name=actor.name[:254],
         source=source,
-        filename=(filename or getattr(file, "name", "") or "import.csv")[-255:],
+        filename=_printable(filename or getattr(file, "name", "") or "import.csv")[-255:],
         size=size or 0,
         delimiter=fmt.delimiter,
         header=list(fmt.header),
@@ -124,6 +124,10 @@ def import_cancel(*, customer_import: CustomerImport) -> CustomerImport:
         current.locked_by, current.locked_until = "", None
         current.save()
     return current
+
+
+def _printable(name: str) -> str:
+    return "".join(c for c in name if c.isprintable()) or "import.csv"
 
 
 def _locked(customer_import: CustomerImport) -> CustomerImport:
