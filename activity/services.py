@@ -38,14 +38,26 @@ TIMELINE_TYPES = frozenset(
 )
 
 
-def entry_record(change) -> None:
-    """Write the change's timeline entries (registered in ActivityConfig.ready), in one
-    INSERT: the entry, and an `external_id.set` beside an update that set the external
-    ID, so that moment stands out on the timeline."""
-    if change.customer_id is None or change.type not in TIMELINE_TYPES:
-        return
-    if change.type == "customer.anonymized":
-        _scrub_personal_values(change.customer_id)
+def entry_record(changes: list[Change]) -> None:
+    """Write the changes' timeline entries (registered in ActivityConfig.ready), all in one
+    INSERT: per change, its entry, and an `external_id.set` beside an update that set the
+    external ID, so that moment stands out on the timeline. (An anonymization in the list
+    writes the entries before it first, so its scrub covers them.)"""
+    entries: list[Entry] = []
+    for change in changes:
+        if change.customer_id is None or change.type not in TIMELINE_TYPES:
+            continue
+        if change.type == "customer.anonymized":
+            # The scrub covers the entries written before it, this list's too.
+            Entry.objects.bulk_create(entries)
+            entries = []
+            _scrub_personal_values(change.customer_id)
+        entries.extend(_entries_of(change))
+    if entries:
+        Entry.objects.bulk_create(entries)
+
+
+def _entries_of(change: Change) -> list[Entry]:
     acting, subject = change.acting, change.subject
     actor = acting.actor
     common = {
@@ -64,7 +76,7 @@ def entry_record(change) -> None:
         entries.append(
             Entry(type="external_id.set", changes={"external_id": external_id}, **common)
         )
-    Entry.objects.bulk_create(entries)
+    return entries
 
 
 # What anonymizing a customer erases (customers.services._anonymize): their entries keep

@@ -3,11 +3,13 @@ later, analytics; in the same transaction as the change, so neither exists witho
 other.
 
 The ground floor: this module imports no app. A service describes what it did as a
-`Change` and calls `record()`; each consumer registered at start (an app's
-`AppConfig.ready()`) gets it in turn. Who acted, from where and in which request is the
-`Acting` of the moment: the request's middleware and authentication set it (a dashboard
-user, an API token, the buyer at checkout, staff in the admin), and anything outside a
-request is the system.
+`Change` and calls `record()`, or `record_many()` for a batch (an import's rows); each
+consumer registered at start (an app's `AppConfig.ready()`) gets the whole list in turn,
+so it can write a batch in a few statements however long the list is. Who acted, from
+where and in which request is the `Acting` of the moment: the request's middleware and
+authentication set it (a dashboard user, an API token, the buyer at checkout, staff in the
+admin), and anything outside a request is the system. Within `acting(webhooks=False)`,
+changes go on the timeline but send no webhook events (an import kept quiet).
 """
 
 from collections.abc import Callable, Iterator
@@ -59,6 +61,8 @@ class Acting:
     source: str = Source.SYSTEM
     request_id: str = ""
     explicit_actor: Actor | None = None
+    # False: the changes go on the timeline but send no webhook events.
+    webhooks: bool = True
     request: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -88,8 +92,9 @@ def acting_now() -> Acting:
 
 @contextmanager
 def acting(*, actor: Actor | None = None, **changes: Any) -> Iterator[Acting]:
-    """Within the block, act as `actor`, from `source`, in `request_id` (the others keep
-    their value): `with acting(actor=Actor("buyer", name=email), source="checkout"): ...`.
+    """Within the block, act as `actor`, from `source`, in `request_id`, with or without
+    `webhooks` (the others keep their value):
+    `with acting(actor=Actor("buyer", name=email), source="checkout"): ...`.
     """
     if actor is not None:
         changes["explicit_actor"] = actor
@@ -119,7 +124,7 @@ class Change:
     acting: Acting = field(default_factory=acting_now)
 
 
-Consumer = Callable[[Change], None]
+Consumer = Callable[[list[Change]], None]
 _consumers: list[Consumer] = []
 
 
@@ -131,8 +136,15 @@ def register(consumer: Consumer) -> None:
 
 def record(change: Change) -> None:
     """Hand the change to each consumer, in the caller's transaction."""
+    record_many([change])
+
+
+def record_many(changes: list[Change]) -> None:
+    """Hand the whole list to each consumer, in the caller's transaction, in order."""
+    if not changes:
+        return
     for consumer in _consumers:
-        consumer(change)
+        consumer(changes)
 
 
 def diff(old: dict, new: dict, *, nested: tuple[str, ...] = ("metadata",)) -> dict:

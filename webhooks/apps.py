@@ -6,6 +6,6 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from core import changes
-        from webhooks.events import on_change
+        from webhooks.events import on_changes
 
-        changes.register(on_change)
+        changes.register(on_changes)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, Subquery
 
+from core.changes import Change
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 API_VERSION = "2026-10"
@@ -86,13 +87,7 @@ def record_event(
     if not endpoints:
         return None
     now = datetime.now(UTC)
-    data = data() if callable(data) else data
-    payload = json.loads(
-        json.dumps(
-            {"type": type, "timestamp": now, "api_version": API_VERSION, "data": data},
-            cls=DjangoJSONEncoder,
-        )
-    )
+    payload = _payload(type, data() if callable(data) else data, now)
     if coalesce_key:
         waiting = _unclaimed_event(organization_id, coalesce_key)
         if waiting is not None:
@@ -109,6 +104,16 @@ def record_event(
     )
     _deliver_to(event, endpoints, now)
     return event
+
+
+def _payload(type: str, data, now: datetime) -> dict:
+    """The whole body sent, as JSON stores it."""
+    return json.loads(
+        json.dumps(
+            {"type": type, "timestamp": now, "api_version": API_VERSION, "data": data},
+            cls=DjangoJSONEncoder,
+        )
+    )
 
 
 def _unclaimed_event(organization_id, coalesce_key: str) -> WebhookEvent | None:
@@ -180,13 +185,20 @@ SENT: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 
 
-def on_change(change) -> None:
-    """The webhooks' consumer of every change (registered in WebhooksConfig.ready): the
-    events its type sends, each with the payload its app built (`change.event_data`),
-    then the customer's state where that changed."""
-    types, state = SENT.get(change.type, ((), False))
-    if not types and not state:
-        return
+def on_changes(changes: list[Change]) -> None:
+    """The webhooks' consumer of every change (registered in WebhooksConfig.ready): per
+    change, the events its type sends, each with the payload its app built
+    (`change.event_data`), then the customer's state where that changed. Changes made
+    within `acting(webhooks=False)` send nothing."""
+    sending = [c for c in changes if c.acting.webhooks and c.type in SENT]
+    if len(sending) == 1:
+        _on_change(sending[0])
+    elif sending:
+        _on_batch(sending)
+
+
+def _on_change(change: Change) -> None:
+    types, state = SENT[change.type]
     subject = change.subject
     endpoints = listeners(_organization_of(subject))
     data = functools.cache(change.event_data) if change.event_data else None
@@ -199,18 +211,104 @@ def on_change(change) -> None:
             endpoints=endpoints,
         )
     if state:
-        customer = subject if change.type.startswith("customer.") else subject.customer
-        customer_state_changed(customer, endpoints=endpoints)
+        customer_state_changed(_customer_of(change), endpoints=endpoints)
+
+
+def _on_batch(changes: list[Change]) -> None:
+    """Many changes at once (an import): all their events in one INSERT and all their
+    deliveries in another, the customers' states read in one query (and their customers in
+    one more, for subjects that are not customers and have not loaded theirs); with the
+    listeners cached, that many statements however many changes.
+
+    Unlike the one-change path, state events are not coalesced with unclaimed ones: each
+    carries the state as stored at its change, and an import writes each customer once, so
+    there is nothing to fold together (and looking for it would cost a query per customer).
+    They keep their coalesce key, so a later single change still folds into the newest.
+    """
+    from customers.models import Customer
+    from orders.models import Subscription
+
+    now = datetime.now(UTC)
+    endpoints_of: dict = {}  # per organization, as listeners() gives them
+    planned = []  # per change: (change, [(type, endpoints)], state endpoints, customer)
+    missing_customers = set()
+    for change in changes:
+        types, state = SENT[change.type]
+        if change.organization_id not in endpoints_of:
+            endpoints_of[change.organization_id] = listeners(_organization_of(change.subject))
+        listening = endpoints_of[change.organization_id]
+        sends = [(t, [e for e in listening if t in e.events]) for t in types]
+        sends = [(t, wanted) for t, wanted in sends if wanted]
+        state_type = EventType.CUSTOMER_STATE_CHANGED
+        to_state = [e for e in listening if state_type in e.events] if state else []
+        customer = _customer_of(change, load=False) if to_state else None
+        if to_state and customer is None:
+            missing_customers.add(change.customer_id)
+        if sends or to_state:
+            planned.append((change, sends, to_state, customer))
+    if not planned:
+        return
+    loaded = Customer._base_manager.in_bulk(missing_customers) if missing_customers else {}
+    stated = [
+        customer if customer is not None else loaded[change.customer_id]
+        for change, _, to_state, customer in planned
+        if to_state
+    ]
+    subscriptions: dict = {}
+    if stated:
+        active = Subscription.objects.filter(customer_id__in={c.pk for c in stated}).active()
+        for subscription in active.order_by("pk"):
+            subscriptions.setdefault(subscription.customer_id, []).append(subscription)
+
+    events, deliveries = [], []
+
+    def add(change, type, data, endpoints, *, customer_id, coalesce_key=""):
+        event = WebhookEvent(
+            organization_id=change.organization_id,
+            type=type,
+            payload=_payload(type, data, now),
+            customer_id=customer_id,
+            coalesce_key=coalesce_key,
+        )
+        events.append(event)
+        deliveries.extend(
+            WebhookDelivery(endpoint=e, event=event, next_attempt_at=now) for e in endpoints
+        )
+
+    stated_customers = iter(stated)
+    for change, sends, to_state, _ in planned:
+        data = functools.cache(change.event_data) if change.event_data else lambda: None
+        for type, endpoints in sends:
+            add(change, type, data(), endpoints, customer_id=change.customer_id)
+        if to_state:
+            customer = next(stated_customers)
+            add(
+                change,
+                EventType.CUSTOMER_STATE_CHANGED,
+                _customer_state_data(customer, subscriptions.get(customer.pk, [])),
+                to_state,
+                customer_id=customer.pk,
+                coalesce_key=f"customer.state_changed:{customer.pk}",
+            )
+    WebhookEvent.objects.bulk_create(events)
+    WebhookDelivery.objects.bulk_create(deliveries)
+
+
+def _customer_of(change: Change, *, load: bool = True):
+    """The customer whose state the change moves: its subject, or the subject's customer
+    (None when that is not loaded and `load` is False)."""
+    subject = change.subject
+    if change.type.startswith("customer."):
+        return subject
+    return subject.customer if load else subject._state.fields_cache.get("customer")
 
 
 def customer_state_changed(customer, *, endpoints=None) -> None:
-    from customers.schemas import CustomerState, customer_state_out
     from orders.models import Subscription
 
     def data():
         subscriptions = Subscription.objects.filter(customer=customer).active()
-        state = customer_state_out(customer, subscriptions.order_by("pk"))
-        return CustomerState.model_validate(state).model_dump(mode="json")
+        return _customer_state_data(customer, subscriptions.order_by("pk"))
 
     record_event(
         organization_id=customer.organization_id,
@@ -220,3 +318,12 @@ def customer_state_changed(customer, *, endpoints=None) -> None:
         coalesce_key=f"customer.state_changed:{customer.pk}",
         endpoints=endpoints,
     )
+
+
+def _customer_state_data(customer, subscriptions) -> dict:
+    """The customer.state_changed payload's data: the customer with its active
+    subscriptions (ordered by ID)."""
+    from customers.schemas import CustomerState, customer_state_out
+
+    state = customer_state_out(customer, subscriptions)
+    return CustomerState.model_validate(state).model_dump(mode="json")
