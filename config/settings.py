@@ -242,6 +242,10 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)
 if IMPORT_MAX_BYTES <= 0:
     raise ImproperlyConfigured("IMPORT_MAX_BYTES must be a positive number of bytes.")
+# Rows per batch: each is one transaction of the apply (and the unit a resumed one redoes).
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=2_000)
+if not 1 <= IMPORT_BATCH_ROWS <= 10_000:
+    raise ImproperlyConfigured("IMPORT_BATCH_ROWS must be between 1 and 10000.")
 
 # Checkouts: how long a buyer has to pay, and who takes the money.
 CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)

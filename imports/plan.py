@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models.functions import Lower
 
 from core.changes import diff
@@ -27,7 +28,6 @@ MATCH_EXTERNAL_ID, MATCH_EMAIL = "external_id", "email"
 UPSERT, CREATE, UPDATE = "upsert", "create", "update"
 MERGE, REPLACE = "merge", "replace"
 KEEP, CLEAR = "keep", "clear"
-BATCH = 2_000
 SHOWN_CHANGES = 200  # the preview's field-by-field diffs
 # What a row can set: the customer's timeline fields but `email_verified`.
 FIELDS = tuple(f for f in SNAPSHOT_FIELDS if f != "email_verified")
@@ -76,7 +76,8 @@ class Plan:
                 self.changes.append((outcome.row, outcome.action, customer_id, outcome.changes))
 
 
-def batches(rows: Iterable, size: int = BATCH) -> Iterable[list]:
+def batches(rows: Iterable, size: int | None = None) -> Iterable[list]:
+    size = size or settings.IMPORT_BATCH_ROWS
     batch: list = []
     for row in rows:
         batch.append(row)

@@ -12,6 +12,7 @@ a field holding line breaks does not shift the numbers of the rows after it.
 """
 
 import codecs
+import contextlib
 import csv
 import io
 import re
@@ -91,7 +92,10 @@ def read_rows(stream: BinaryIO, fmt: CsvFormat) -> Iterator[tuple[int, list[str]
     except csv.Error as error:
         raise ImportFileError(f"Row {row_number + 1} cannot be read: {error}.") from None
     finally:
-        text.detach()
+        # Leave the stream to its owner, who may have closed it already (a job stopped
+        # between batches closes its file before this generator is collected).
+        with contextlib.suppress(ValueError):
+            text.detach()
 
 
 def _decode_head(head: bytes) -> str:
