@@ -37,10 +37,11 @@ class LeaseLost(Exception):
     """The import was canceled, or another worker took it over: stop working on it."""
 
 
-def run_imports(*, on_batch=None) -> int:
-    """Claim one import that is due and run its phase to the end; 1 if one was run.
-    `on_batch(customer_import)` is called after each batch (the command's progress bar)."""
-    customer_import = _claim()
+def run_imports(*, on_batch=None, only=None) -> int:
+    """Claim one import that is due (or the import `only`) and run its phase to the end;
+    1 if one was run. `on_batch(customer_import)` is called after each batch (the
+    command's progress bar)."""
+    customer_import = _claim(only)
     if customer_import is None:
         return 0
     try:
@@ -53,11 +54,12 @@ def run_imports(*, on_batch=None) -> int:
     return 1
 
 
-def _claim() -> CustomerImport | None:
+def _claim(only=None) -> CustomerImport | None:
     now = timezone.now()
+    imports = CustomerImport.objects.filter(pk=only.pk) if only else CustomerImport.objects
     with transaction.atomic():
         claimed = (
-            CustomerImport.objects.select_for_update(skip_locked=True)
+            imports.select_for_update(skip_locked=True)
             .filter(status__in=CustomerImport.WORKING)
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
             .order_by("created_at")

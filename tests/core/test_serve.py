@@ -85,9 +85,9 @@ def _units():
     return sorted(UNITS.glob("*.service"))
 
 
-def test_there_are_units_for_the_web_app_the_webhook_worker_and_renewals():
+def test_there_are_units_for_the_web_app_the_jobs_and_renewals():
     names = {unit.stem for unit in _units()}
-    assert names == {"customers-web", "customers-webhooks", "customers-renewals"}
+    assert names == {"customers-web", "customers-jobs", "customers-renewals"}
     assert (UNITS / "customers-renewals.timer").exists()
 
 
@@ -106,4 +106,4 @@ def test_the_readme_points_at_the_units_and_the_serve_command():
     readme = (ROOT / "README.md").read_text()
     assert "make serve" in readme and "scripts/serve.sh" in readme
     assert "deploy/systemd/" in readme
-    assert "deliver_webhooks" in readme and "renew_subscriptions" in readme
+    assert "run_jobs" in readme and "renew_subscriptions" in readme
