@@ -22,6 +22,8 @@ urlpatterns = [
     path("login/", accounts_views.sign_in, name="login"),
     path("account/password/", accounts_views.password_change, name="password_change"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Customers → Import (the CSV importer's pages).
+    path("dashboard/<slug:org_slug>/customers/import/", include("imports.urls")),
     path("dashboard/<slug:org_slug>/customers/", include("customers.urls")),
     path(
         "dashboard/<slug:org_slug>/customers/<uuid:customer_id>/timeline/", include("activity.urls")

@@ -60,6 +60,12 @@ DASHBOARD_ROUTES = {
     "webhooks:delivery_redeliver": ("post", False),
     "audit:log": ("get", False),
     "audit:export": ("get", False),
+    "imports:upload": ("get", False),
+    "imports:detail": ("get", False),
+    "imports:remap": ("post", False),
+    "imports:apply": ("post", False),
+    "imports:cancel": ("post", False),
+    "imports:errors_csv": ("get", False),
 }
 # Routes outside any organization: a signed-in user's own pages.
 ACCOUNT_ROUTES = {"home", "password_change"}
@@ -84,6 +90,10 @@ ENDPOINT_ROUTES = {
     "webhooks:delivery_redeliver",
 }
 DELIVERY_ROUTES = {"webhooks:delivery_redeliver"}
+# Routes whose URL names one of the organization's CSV imports (one is uploaded for the walk).
+IMPORT_ROUTES = {
+    "imports:detail", "imports:remap", "imports:apply", "imports:cancel", "imports:errors_csv"
+}  # fmt: skip
 # Routes whose URL names one of the customer's notes (one is written for the walk).
 NOTE_ROUTES = {"activity:note", "activity:note_edit", "activity:note_delete", "activity:note_pin"}
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
@@ -110,7 +120,7 @@ def test_every_route_has_access_tests():
     assert set(DASHBOARD_ROUTES) >= TOKEN_ROUTES | OWNER_ONLY | PRODUCT_ROUTES
     assert set(DASHBOARD_ROUTES) >= SUBSCRIPTION_ROUTES | ORDER_ROUTES | SUBSCRIPTION_PAGE_ROUTES
     assert ENDPOINT_ROUTES >= DELIVERY_ROUTES
-    assert set(DASHBOARD_ROUTES) >= NOTE_ROUTES
+    assert set(DASHBOARD_ROUTES) >= NOTE_ROUTES | IMPORT_ROUTES
 
 
 def url_for(
@@ -143,6 +153,8 @@ def url_for(
         args.append(delivery.pk)
     if name in NOTE_ROUTES:
         args.append(_note_of(customer).pk)
+    if name in IMPORT_ROUTES:
+        args.append(_import_of(customer.organization).pk)
     url = reverse(name, args=args)
     if name == "customers:metadata_edit":
         url += "?key=plan"
@@ -154,6 +166,18 @@ def _note_of(customer):
 
     return Note.objects.filter(customer=customer).first() or Note.objects.create(
         organization_id=customer.organization_id, customer=customer, body="Call before renewing."
+    )
+
+
+def _import_of(organization):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from imports.models import CustomerImport
+    from imports.services import import_create
+
+    return CustomerImport.objects.filter(organization=organization).first() or import_create(
+        organization=organization,
+        file=SimpleUploadedFile("walk.csv", b"email\nwalk@example.com\n"),
     )
 
 
