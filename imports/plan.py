@@ -32,6 +32,7 @@ SHOWN_CHANGES = 200  # the preview's field-by-field diffs
 # What a row can set: the customer's timeline fields but `email_verified`.
 FIELDS = tuple(f for f in SNAPSHOT_FIELDS if f != "email_verified")
 _NEW = {f: "" for f in FIELDS} | {"external_id": None, "metadata": {}}
+_BLANK = ("", None, {})
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,6 @@ class Planner:
         customers are read under a row lock (the apply, in its transaction)."""
         parsed = [(number, *self._values(number, cells)) for number, cells in batch]
         external_ids = {v["external_id"] for _, v, _ in parsed if v.get("external_id")}
-        emails = {v["email"].lower() for _, v, _ in parsed if v.get("email")}
         customers = Customer.objects.for_org(self.organization)
         if lock:
             customers = customers.select_for_update()
@@ -122,6 +122,18 @@ class Planner:
             if external_ids
             else {}
         )
+        # The emails to look up: a row matched by its external ID to a customer with the
+        # same email needs no second look (most rows of a re-import).
+        emails = set()
+        for _, values, _ in parsed:
+            email = (values.get("email") or "").lower()
+            matched = (
+                by_external_id.get(values.get("external_id"))
+                if self.options.match == MATCH_EXTERNAL_ID
+                else None
+            )
+            if email and (matched is None or matched.email.lower() != email):
+                emails.add(email)
         by_email = (
             {
                 c.email_lower: c
@@ -134,7 +146,7 @@ class Planner:
         )
         self.claims.prefetch(
             [f"x:{x}" for x in external_ids]
-            + [f"e:{e}" for e in emails]
+            + [f"e:{v['email'].lower()}" for _, v, _ in parsed if v.get("email")]
             + [f"c:{c.pk}" for c in (*by_external_id.values(), *by_email.values())]
         )
         outcomes = []
@@ -183,7 +195,10 @@ class Planner:
         if match is not None and email == match.email.lower():
             values = {**values, "email": match.email}  # the same address: its case is kept
         after = self._after(before, values, new=match is None)
-        changes = diff(before, after)
+        if match is None:  # a new customer's diff names the fields it is given, as its entry
+            changes = diff({}, {k: v for k, v in after.items() if v not in _BLANK})
+        else:  # only the fields the row sets can differ
+            changes = diff({k: before[k] for k in values}, {k: after[k] for k in values})
         errors = _errors(number, after, changes, new=match is None)
         if errors:
             return Outcome(number, "error", errors=errors)
