@@ -11,6 +11,8 @@
 #                                     writes no RESULTS.md unless BENCH_RESULTS is set)
 #   BENCH_PYTHON_LOAD=1               use the Python load generator even if wrk is there
 #   BENCH_SHOW_SQL=1                  print the SQL each scenario's request runs
+#   BENCH_IMPORT_ROWS=1000000         rows of the import scenarios' file (21-24)
+#   BENCH_IMPORT_PROFILE=DIR          record the import's workers with py-spy into DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -146,12 +148,31 @@ options=()
 if [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; then
     options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
 fi
-# shellcheck disable=SC2206
-[ -z "${BENCH_ONLY:-}" ] || options+=(--only $BENCH_ONLY)
+# Scenarios 1-20 are bench/scenarios.py's, 21-24 the import's (bench/imports.py).
+only_requests=() only_imports=()
+for n in ${BENCH_ONLY:-}; do
+    if [ "$n" -ge 21 ] 2>/dev/null; then only_imports+=("$n"); else only_requests+=("$n"); fi
+done
 status=0
-$python -m bench.scenarios --url "http://127.0.0.1:$app_port" \
-    --app-pid "$app_pid" --export-url "http://127.0.0.1:$export_port" --export-pid "$export_pid" \
-    --token "$token" --workers "$workers" --threads "$threads" "${options[@]}" || status=$?
+if [ -z "${BENCH_ONLY:-}" ] || [ "${#only_requests[@]}" -gt 0 ]; then
+    [ -z "${BENCH_ONLY:-}" ] || options+=(--only "${only_requests[@]}")
+    $python -m bench.scenarios --url "http://127.0.0.1:$app_port" \
+        --app-pid "$app_pid" --export-url "http://127.0.0.1:$export_port" \
+        --export-pid "$export_pid" --token "$token" --workers "$workers" --threads "$threads" \
+        "${options[@]}" || status=$?
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [ "${#only_imports[@]}" -gt 0 ]; then
+    # The import of BENCH_IMPORT_ROWS rows (default 1,000,000) into the scale organization,
+    # its table added to RESULTS.md; what it created is removed at its end.
+    import_options=()
+    if [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; then
+        import_options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
+    fi
+    [ -z "${BENCH_ONLY:-}" ] || import_options+=(--only "${only_imports[@]}")
+    [ -z "${BENCH_IMPORT_PROFILE:-}" ] || import_options+=(--profile "$BENCH_IMPORT_PROFILE")
+    $python -m bench.imports --url "http://127.0.0.1:$app_port" --token "$token" \
+        "${import_options[@]}" || status=$?
+fi
 if [ "$status" != 0 ]; then
     echo "Some scenarios reported errors (see the table); gunicorn's logs:" >&2
     grep -hv '^{"request_id"' "$rundir"/*.log | tail -n 40 >&2 || true
