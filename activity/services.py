@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activity.models import NOTE_MAX_LENGTH, Entry, Note
+from core.bulk import insert_many
 from core.changes import ActorType, Change, acting_now, record
 from customers.models import ADDRESS_PARTS, Customer
 from organizations.models import Membership
@@ -49,12 +50,12 @@ def entry_record(changes: list[Change]) -> None:
             continue
         if change.type == "customer.anonymized":
             # The scrub covers the entries written before it, this list's too.
-            Entry.objects.bulk_create(entries)
+            insert_many(Entry, entries)
             entries = []
             _scrub_personal_values(change.customer_id)
         entries.extend(_entries_of(change))
     if entries:
-        Entry.objects.bulk_create(entries)
+        insert_many(Entry, entries)
 
 
 def _entries_of(change: Change) -> list[Entry]:

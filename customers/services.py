@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.bulk import insert_many
 from core.changes import Change, diff, record, record_many, same
 from core.metadata import validate_metadata_entry
 from core.prepared import PreparedQuery
@@ -221,7 +222,7 @@ def customers_save_many(*, created: list[Customer], updated: list[tuple[Customer
     if not created and not updated:
         return
     with transaction.atomic():
-        Customer.objects.bulk_create(created)
+        insert_many(Customer, created)
         now = timezone.now()
         for customer, _ in updated:
             customer.version += 1

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, Subquery
 
+from core.bulk import insert_many
 from core.changes import Change
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -290,8 +291,8 @@ def _on_batch(changes: list[Change]) -> None:
                 customer_id=customer.pk,
                 coalesce_key=f"customer.state_changed:{customer.pk}",
             )
-    WebhookEvent.objects.bulk_create(events)
-    WebhookDelivery.objects.bulk_create(deliveries)
+    insert_many(WebhookEvent, events)
+    insert_many(WebhookDelivery, deliveries)
 
 
 def _customer_of(change: Change, *, load: bool = True):

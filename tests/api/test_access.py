@@ -5,12 +5,14 @@ entry here."""
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from activity.models import Note
 from activity.services import note_add
 from checkouts.services import checkout_create
 from config.api import api as ninja_api
 from customers.models import Customer
+from imports.services import import_create
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -40,7 +42,12 @@ def rows(organization):
     )
     WebhookAttempt.objects.create(delivery=delivery, succeeded=False, duration_ms=5, error="x")
     note = note_add(customer=customer, body="Ours")
+    customer_import = import_create(
+        organization=organization,
+        file=SimpleUploadedFile("ours.csv", b"email\nours@example.com\n"),
+    )
     return {
+        "customer-imports": customer_import.pk,
         "note": note.pk,
         "checkout": checkout.pk,
         "webhooks/endpoints": endpoint.pk,
@@ -103,6 +110,13 @@ OPERATIONS = {
     ("patch", "/v1/webhooks/endpoints/{id}/secret"): (None, 404),
     ("get", "/v1/webhooks/deliveries"): (None, "list"),
     ("post", "/v1/webhooks/events/{id}/redeliver"): (None, 404),
+    # A JSON body where the upload takes multipart: refused whoever sends it (the
+    # multipart upload's own tests are in tests/imports/test_api.py).
+    ("post", "/v1/customer-imports/"): ({"file": "x"}, "refused"),
+    ("get", "/v1/customer-imports/{id}"): (None, 404),
+    ("get", "/v1/customer-imports/{id}/errors"): (None, 404),
+    ("post", "/v1/customer-imports/{id}/apply"): ({"skip_errors": True}, 404),
+    ("post", "/v1/customer-imports/{id}/cancel"): (None, 404),
 }
 
 # The buyer's endpoints take no token: the checkout's client secret is the key. Without
@@ -122,6 +136,7 @@ RESOURCE = {
     "webhooks/endpoints": "webhooks/endpoints",
     "webhooks/deliveries": None,  # a list only
     "webhooks/events": "webhooks/events",
+    "customer-imports": "customer-imports",
 }
 
 
@@ -197,6 +212,8 @@ def test_another_organizations_token_never_reaches_our_rows(
     elif outcome == 404:
         assert response.status_code == 404
         assert response.json() == {"error": "ResourceNotFound", "detail": "Not found"}
+    elif outcome == "refused":
+        assert response.status_code in (400, 422)
     elif outcome == "list":
         assert response.status_code == 200
         assert response.json()["items"] == []
