@@ -151,7 +151,8 @@ def _body_operations():
     document = api.get_openapi_schema()
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if "requestBody" in operation:
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:  # not the import's multipart upload
                 yield method, path
 
 

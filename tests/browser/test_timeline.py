@@ -179,13 +179,17 @@ def test_a_note_over_5000_characters_is_refused_beside_the_field(
 def test_load_more_appends_older_entries_until_the_first(owner_page, organization):
     page = owner_page
     customer = CustomerFactory(organization=organization)
+    # From midday, so the 118 hours cover six calendar days whatever the time of the run
+    # (from 23:00 they covered five and a bit, and the test failed near midnight).
     now = timezone.now()
+    midday = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    newest = midday if midday <= now else midday - timedelta(days=1)
     Entry.objects.bulk_create(
         Entry(
             organization=organization,
             customer=customer,
             type="customer.updated",
-            created_at=now - timedelta(hours=2 * i),
+            created_at=newest - timedelta(hours=2 * i),
             actor_type="user",
             actor_name="Grace Hopper",
             source="dashboard",
