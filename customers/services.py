@@ -104,7 +104,7 @@ def customer_update(
         changed = {f: v for f, v in changes.items() if not same(getattr(current, f), v)}
         if not changed:
             return current
-        before = _snapshot(current)
+        before = snapshot(current)
         for field, value in changed.items():
             setattr(current, field, value)
         current.version += 1
@@ -134,7 +134,7 @@ def customer_set_metadata_key(
             _check_expected_metadata(current, edited_key, expected_value)
         if key in current.metadata and (expected_value is UNSET or edited_key != key):
             raise ValidationError({"key": f"Metadata key {key!r} already exists."})
-        before = _snapshot(current)
+        before = snapshot(current)
         metadata = {k: v for k, v in current.metadata.items() if k != edited_key}
         metadata[key] = value
         current.metadata = metadata
@@ -154,7 +154,7 @@ def customer_remove_metadata_key(
             return current
         if expected_value is not UNSET:
             _check_expected_metadata(current, key, expected_value)
-        before = _snapshot(current)
+        before = snapshot(current)
         current.metadata = {k: v for k, v in current.metadata.items() if k != key}
         current.version += 1
         _save_validated(current, fields=["metadata", "version"])
@@ -180,7 +180,7 @@ def customer_delete(*, customer: "Customer | CustomerKey", anonymize: bool = Fal
 
     with transaction.atomic():
         current = _lock_live(customer)
-        before = _snapshot(current)
+        before = snapshot(current)
         now = timezone.now()
         for subscription in current.subscriptions.ongoing().select_for_update():
             subscription_revoke(subscription=subscription, now=now)
@@ -263,11 +263,6 @@ def _update_many(customers: list[Customer]) -> None:
         )
 
 
-def snapshot(customer: Customer) -> dict:
-    """What a customer's timeline entries and diffs cover, as it is now."""
-    return _snapshot(customer)
-
-
 def _anonymize(customer: Customer) -> None:
     digest = hashlib.sha256(customer.email.lower().encode()).hexdigest()[:24]
     customer.email = f"{digest}@anonymized.invalid"
@@ -320,7 +315,7 @@ def _lock_live(customer: "Customer | CustomerKey") -> Customer:
 SNAPSHOT_FIELDS = ("email", "email_verified", "name", *BILLING_FIELDS, "external_id", "metadata")
 
 
-def _snapshot(customer: Customer) -> dict:
+def snapshot(customer: Customer) -> dict:
     return {field: getattr(customer, field) for field in SNAPSHOT_FIELDS}
 
 
@@ -332,7 +327,7 @@ def _record(customer: Customer, type: str, *, before: dict) -> None:
 def _change(customer: Customer, type: str, *, before: dict) -> Change:
     """The change: each field changed since `before` as [old, new], metadata per key. A
     new customer's diff names only the fields it was given."""
-    after = _snapshot(customer)
+    after = snapshot(customer)
     if not before:
         after = {f: v for f, v in after.items() if v not in ("", None, {}, False)}
     return Change(

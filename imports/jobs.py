@@ -139,18 +139,37 @@ def _update(customer_import: CustomerImport, expect: str, **fields) -> None:
         setattr(customer_import, name, value)
 
 
+def _finish(customer_import: CustomerImport, expect: str, status: str, **fields) -> None:
+    """End the phase in `status` and give the lease up."""
+    _update(customer_import, expect, status=status, locked_by="", locked_until=None, **fields)
+
+
+def _fail(customer_import: CustomerImport, expect: str, error: ImportFileError) -> None:
+    _finish(
+        customer_import,
+        expect,
+        CustomerImport.Status.FAILED,
+        failure=FAILED_READING + str(error),
+        finished_at=timezone.now(),
+    )
+
+
+def _planner(customer_import: CustomerImport, claims) -> Planner:
+    return Planner(
+        customer_import.organization,
+        mappings_of(customer_import),
+        _options(customer_import),
+        claims,
+    )
+
+
 def _validate(customer_import: CustomerImport, on_batch) -> None:
     status = CustomerImport.Status.VALIDATING
     with transaction.atomic():
         ImportRowError.objects.filter(customer_import=customer_import).delete()
         _start(customer_import, planned_at=timezone.now(), counts={}, changes=[])
     plan, progress, claims = Plan(), _Progress(), DiskClaims()
-    planner = Planner(
-        customer_import.organization,
-        mappings_of(customer_import),
-        _options(customer_import),
-        claims,
-    )
+    planner = _planner(customer_import, claims)
     try:
         for batch in batches(open_rows(customer_import, progress)):
             errors_before = len(plan.errors)
@@ -170,29 +189,19 @@ def _validate(customer_import: CustomerImport, on_batch) -> None:
             del plan.errors[:]  # stored: memory stays at one batch's
             if on_batch:
                 on_batch(customer_import)
-        _update(
+        _finish(
             customer_import,
             status,
-            status=CustomerImport.Status.READY,
+            CustomerImport.Status.READY,
             counts=plan.counts,
             changes=[
                 {"row": row, "action": action, "customer_id": str(pk) if pk else None, "changes": c}
                 for row, action, pk, c in plan.changes
             ],
             bytes_done=customer_import.size,
-            locked_by="",
-            locked_until=None,
         )
     except ImportFileError as error:
-        _update(
-            customer_import,
-            status,
-            status=CustomerImport.Status.FAILED,
-            failure=FAILED_READING + str(error),
-            finished_at=timezone.now(),
-            locked_by="",
-            locked_until=None,
-        )
+        _fail(customer_import, status, error)
     finally:
         claims.close()
         customer_import.file.close()
@@ -208,12 +217,7 @@ def _apply(customer_import: CustomerImport, on_batch) -> None:
         )
     actor = Actor(customer_import.actor_type, customer_import.actor_id, customer_import.actor_name)
     progress = _Progress()
-    planner = Planner(
-        customer_import.organization,
-        mappings_of(customer_import),
-        _options(customer_import),
-        MemoryClaims(),
-    )
+    planner = _planner(customer_import, MemoryClaims())
     try:
         with acting(
             actor=actor,
@@ -226,25 +230,15 @@ def _apply(customer_import: CustomerImport, on_batch) -> None:
                 _apply_batch(customer_import, planner, batch, progress, status)
                 if on_batch:
                     on_batch(customer_import)
-        _update(
+        _finish(
             customer_import,
             status,
-            status=CustomerImport.Status.DONE,
+            CustomerImport.Status.DONE,
             bytes_done=customer_import.size,
             finished_at=timezone.now(),
-            locked_by="",
-            locked_until=None,
         )
     except ImportFileError as error:  # the file changed on disk since its dry run
-        _update(
-            customer_import,
-            status,
-            status=CustomerImport.Status.FAILED,
-            failure=FAILED_READING + str(error),
-            finished_at=timezone.now(),
-            locked_by="",
-            locked_until=None,
-        )
+        _fail(customer_import, status, error)
     finally:
         customer_import.file.close()
 

@@ -1,7 +1,7 @@
 """Customers → Import in a real browser: a merchant uploads a CSV, reads the preview
 (counts and a field-by-field diff), applies it and watches the progress bar reach done,
 while the import job runs beside the page (each page pictured at both widths by the
-conftest's goto, and the upload page and the import page ready and done at 1280 and 390 px
+conftest's goto, and the upload page and the import page ready and done at 1440 and 390 px
 in test-artifacts/)."""
 
 import threading
@@ -33,7 +33,7 @@ def figure_of(page):
 
 
 def snap(page, artifacts_dir, name):
-    for width in (1280, 390):
+    for width in (1440, 390):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=artifacts_dir / f"import-{name}-{width}.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -108,6 +108,11 @@ def test_a_bad_mapping_or_option_is_a_422_naming_it(organization, client_with):
     assert response.json()["mapping"][2] == {
         "column": "name", "target": "metadata.plan", "metadata_type": "integer",
     }  # fmt: skip
+    response = upload(client, mapping='{"name": "metadata.a\\u0000b"}')
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == [
+        "form",
+        "mapping",
+    ]
     response = upload(client, mode="sideways")
     assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "mode"
 
