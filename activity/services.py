@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activity.models import NOTE_MAX_LENGTH, Entry, Note
-from core.bulk import insert_many
+from core.bulk import insert_rows
 from core.changes import ActorType, Change, acting_now, record
 from customers.models import ADDRESS_PARTS, Customer
 from organizations.models import Membership
@@ -44,21 +44,21 @@ def entry_record(changes: list[Change]) -> None:
     INSERT: per change, its entry, and an `external_id.set` beside an update that set the
     external ID, so that moment stands out on the timeline. (An anonymization in the list
     writes the entries before it first, so its scrub covers them.)"""
-    entries: list[Entry] = []
+    entries: list[dict] = []
     for change in changes:
         if change.customer_id is None or change.type not in TIMELINE_TYPES:
             continue
         if change.type == "customer.anonymized":
             # The scrub covers the entries written before it, this list's too.
-            insert_many(Entry, entries)
+            insert_rows(Entry, entries)
             entries = []
             _scrub_personal_values(change.customer_id)
         entries.extend(_entries_of(change))
-    if entries:
-        insert_many(Entry, entries)
+    insert_rows(Entry, entries)
 
 
-def _entries_of(change: Change) -> list[Entry]:
+def _entries_of(change: Change) -> list[dict]:
+    """The change's entries, as rows (core.bulk.insert_rows)."""
     acting, subject = change.acting, change.subject
     actor = acting.actor
     common = {
@@ -71,11 +71,11 @@ def _entries_of(change: Change) -> list[Entry]:
         "request_id": acting.request_id,
         "subject_id": None if subject is None or subject.pk == change.customer_id else subject.pk,
     }
-    entries = [Entry(type=change.type, changes=change.changes, **common)]
+    entries = [{"type": change.type, "changes": change.changes, **common}]
     external_id = change.changes.get("external_id")
     if change.type == "customer.updated" and external_id and external_id[0] is None:
         entries.append(
-            Entry(type="external_id.set", changes={"external_id": external_id}, **common)
+            {"type": "external_id.set", "changes": {"external_id": external_id}, **common}
         )
     return entries
 

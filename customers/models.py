@@ -1,3 +1,5 @@
+import functools
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -176,17 +178,11 @@ class Customer(BaseModel):
         the key."""
         errors: dict[str, list[str]] = {}
         for name, value in values.items():
-            if name == "metadata":
+            if name == "metadata" or (name == "external_id" and value is None):
                 continue
-            field = cls._meta.get_field(name)
-            try:
-                if name == "external_id" and value is None:
-                    continue
-                field.clean(value, None)
-                if name == "billing_address_country":
-                    validate_country_code(value)
-            except ValidationError as error:
-                errors[name] = error.messages
+            messages = _field_errors(name, value)
+            if messages:
+                errors[name] = list(messages)
         return errors
 
     def clean(self) -> None:
@@ -216,6 +212,19 @@ class Customer(BaseModel):
         address = {p: getattr(self, f"billing_address_{p}") or None for p in ADDRESS_PARTS}
         address["country"] = self.billing_address_country
         return address
+
+
+@functools.lru_cache(maxsize=16_384)
+def _field_errors(name: str, value) -> tuple[str, ...]:
+    """One field's errors for one value (a pure function of the two, remembered: an
+    import's rows repeat their countries, names and cities)."""
+    try:
+        Customer._meta.get_field(name).clean(value, None)
+        if name == "billing_address_country":
+            validate_country_code(value)
+    except ValidationError as error:
+        return tuple(error.messages)
+    return ()
 
 
 def constraint_error(error: Exception) -> ValidationError | None:
@@ -264,7 +273,7 @@ def _move_constraint_errors_to_fields(error: ValidationError) -> ValidationError
 class CustomerMetadataCount(models.Model):
     """How many live customers of an organization hold each metadata value.
 
-    Kept by PostgreSQL triggers on customers_customer (migration 0004), whoever writes the
+    Kept by PostgreSQL triggers on customers_customer (migrations 0004, 0010), whoever writes the
     row: an API list filtered by one metadata key reads its exact `total_count` from a few
     of these rows instead of visiting the 250,000 customers that match. Each backend adds
     to its own shard (pg_backend_pid() % 16), so concurrent writers do not queue on one
@@ -287,7 +296,7 @@ class CustomerCount(models.Model):
     """How many live customers an organization has, and how many of them have an active
     subscription: the API's `total_count` for the unfiltered list and for `active=...`.
 
-    Kept by PostgreSQL triggers (migration 0006), whoever writes: a subscription's change
+    Kept by PostgreSQL triggers (migrations 0006, 0010), whoever writes: a subscription's change
     moves its customer's `active_subscriptions` (a column only PostgreSQL has), and a
     customer's insert, delete, soft delete, restore or crossing between none and some
     active subscriptions moves these counts. Sharded like `CustomerMetadataCount`
@@ -308,7 +317,7 @@ class CustomerCount(models.Model):
 class CustomerDayCount(models.Model):
     """How many live customers of an organization were created on each day (UTC).
 
-    Kept by PostgreSQL triggers (migration 0008), whoever writes, and sharded like
+    Kept by PostgreSQL triggers (migrations 0008, 0010), whoever writes, and sharded like
     `CustomerCount`. They let a deep page of the list in creation order (the default,
     and what polar-sdk's iterators walk) start at the right day instead of stepping
     over every newer customer: page 500 of 100 skips the days holding its first 49,900

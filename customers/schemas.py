@@ -11,6 +11,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field, WithJsonSchema
 
+from core.encoding import json_ready
 from core.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_STRING_LENGTH
 from customers.models import ADDRESS_PARTS, EMAIL_MAX_LENGTH, Customer
 
@@ -204,11 +205,16 @@ def customer_state_out(customer: Customer, subscriptions) -> dict:
                 "recurring_interval": s.recurring_interval,
                 "current_period_start": s.current_period_start,
                 "current_period_end": s.current_period_end,
+                "trial_start": None,
+                "trial_end": None,
                 "cancel_at_period_end": s.cancel_at_period_end,
                 "canceled_at": s.canceled_at,
                 "started_at": s.started_at,
                 "ends_at": s.ends_at,
                 "product_id": s.product_id,
+                "discount_id": None,
+                "seats": None,
+                "units": None,
                 "meters": [],
             }
             for s in subscriptions
@@ -234,5 +240,7 @@ def profile_changes(data: dict) -> dict:
 
 
 def customer_event(customer: Customer) -> dict:
-    """The customer as webhooks carry it: exactly as the API returns it."""
-    return CustomerOut.model_validate(customer_out(customer)).model_dump(mode="json")
+    """The customer as webhooks carry it: the API's shape, JSON-ready, as
+    `CustomerOut.model_validate(customer_out(c)).model_dump(mode="json")` gives it
+    (core.encoding; tests/webhooks/test_payload_shapes.py holds the two side by side)."""
+    return json_ready(customer_out(customer))

@@ -213,7 +213,8 @@ def customers_save_many(*, created: list[Customer], updated: list[tuple[Customer
 
     The customers come validated by the model's own rules (`Customer.field_errors`,
     core.metadata); `updated` holds each customer read under a row lock in the caller's
-    transaction with its new values set, and its snapshot from before (`snapshot`). The
+    transaction with its new values set, and its changes: `diff(before, after)` of its
+    `snapshot` before and after them (the importer's plan has them already). The
     database's constraints and the external-ID lock trigger refuse what raced since: the
     whole call then raises IntegrityError, rolled back to its savepoint, and the caller
     writes those customers one at a time through customer_create / customer_update to
@@ -230,7 +231,7 @@ def customers_save_many(*, created: list[Customer], updated: list[tuple[Customer
         _update_many([customer for customer, _ in updated])
         record_many(
             [_change(c, "customer.created", before={}) for c in created]
-            + [_change(c, "customer.updated", before=before) for c, before in updated]
+            + [_change(c, "customer.updated", changes=changes) for c, changes in updated]
         )
 
 
@@ -324,18 +325,23 @@ def _record(customer: Customer, type: str, *, before: dict) -> None:
     record(_change(customer, type, before=before))
 
 
-def _change(customer: Customer, type: str, *, before: dict) -> Change:
-    """The change: each field changed since `before` as [old, new], metadata per key. A
-    new customer's diff names only the fields it was given."""
-    after = snapshot(customer)
-    if not before:
-        after = {f: v for f, v in after.items() if v not in ("", None, {}, False)}
+def _change(
+    customer: Customer, type: str, *, before: dict | None = None, changes: dict | None = None
+) -> Change:
+    """The change: each field changed since `before` as [old, new], metadata per key (or
+    `changes`, that diff made already). A new customer's diff names only the fields it
+    was given."""
+    if changes is None:
+        after = snapshot(customer)
+        if not before:
+            after = {f: v for f, v in after.items() if v not in ("", None, {}, False)}
+        changes = diff(before or {}, after)
     return Change(
         type=type,
         organization_id=customer.organization_id,
         customer_id=customer.pk,
         subject=customer,
-        changes=diff(before, after),
+        changes=changes,
         event_data=lambda: customer_event(customer),
     )
 

@@ -75,12 +75,11 @@ def _save_many(organization, writes: list[Outcome], result: BatchResult) -> None
     for outcome in writes:
         if outcome.customer is None:
             created.append(Customer(organization=organization, **outcome.after))
-        else:
+        else:  # the plan's changes are the diff of the customer's snapshots
             customer = outcome.customer
-            before = services.snapshot(customer)
             for name, value in outcome.after.items():
                 setattr(customer, name, value)
-            updated.append((customer, before))
+            updated.append((customer, outcome.changes))
     services.customers_save_many(created=created, updated=updated)
     result.created += created
     result.updated += [customer for customer, _ in updated]

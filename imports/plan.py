@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F
 from django.db.models.functions import Lower
 
 from core.changes import diff
+from core.lookups import AnyOf
 from core.metadata import metadata_errors
 from customers.export import csv_cell_decode
 from customers.models import Customer
@@ -118,7 +120,7 @@ class Planner:
         if lock:
             customers = customers.select_for_update()
         by_external_id = (
-            {c.external_id: c for c in customers.filter(external_id__in=external_ids)}
+            {c.external_id: c for c in customers.filter(AnyOf(F("external_id"), external_ids))}
             if external_ids
             else {}
         )
@@ -138,7 +140,7 @@ class Planner:
             {
                 c.email_lower: c
                 for c in customers.annotate(email_lower=Lower("email")).filter(
-                    email_lower__in=emails
+                    AnyOf(F("email_lower"), emails)
                 )
             }
             if emails

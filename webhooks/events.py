@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, Subquery
 
-from core.bulk import insert_many
+from core.bulk import RawJSON, insert_rows
 from core.changes import Change
+from core.encoding import json_ready, json_text
+from core.ids import uuid7
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 API_VERSION = "2026-10"
@@ -109,12 +111,21 @@ def record_event(
 
 def _payload(type: str, data, now: datetime) -> dict:
     """The whole body sent, as JSON stores it."""
-    return json.loads(
-        json.dumps(
-            {"type": type, "timestamp": now, "api_version": API_VERSION, "data": data},
-            cls=DjangoJSONEncoder,
-        )
+    return json.loads(_payload_text(type, data, _timestamp(now)))
+
+
+def _payload_text(type: str, data, timestamp: str) -> RawJSON:
+    return RawJSON(
+        json_text({"type": type, "timestamp": timestamp, "api_version": API_VERSION, "data": data})
     )
+
+
+def _timestamp(now: datetime) -> str:
+    """The payload's `timestamp`, as it has always been written (milliseconds, "Z")."""
+    return _ENCODER.default(now)
+
+
+_ENCODER = DjangoJSONEncoder()
 
 
 def _unclaimed_event(organization_id, coalesce_key: str) -> WebhookEvent | None:
@@ -262,18 +273,24 @@ def _on_batch(changes: list[Change]) -> None:
             subscriptions.setdefault(subscription.customer_id, []).append(subscription)
 
     events, deliveries = [], []
+    timestamp = _timestamp(now)
 
     def add(change, type, data, endpoints, *, customer_id, coalesce_key=""):
-        event = WebhookEvent(
-            organization_id=change.organization_id,
-            type=type,
-            payload=_payload(type, data, now),
-            customer_id=customer_id,
-            coalesce_key=coalesce_key,
+        event_id = uuid7()
+        events.append(
+            {
+                "id": event_id,
+                "organization_id": change.organization_id,
+                "type": type,
+                "payload": _payload_text(type, data, timestamp),
+                "customer_id": customer_id,
+                "coalesce_key": coalesce_key,
+                "created_at": now,
+            }
         )
-        events.append(event)
         deliveries.extend(
-            WebhookDelivery(endpoint=e, event=event, next_attempt_at=now) for e in endpoints
+            {"endpoint_id": e.pk, "event_id": event_id, "next_attempt_at": now, "created_at": now}
+            for e in endpoints
         )
 
     stated_customers = iter(stated)
@@ -291,8 +308,8 @@ def _on_batch(changes: list[Change]) -> None:
                 customer_id=customer.pk,
                 coalesce_key=f"customer.state_changed:{customer.pk}",
             )
-    insert_many(WebhookEvent, events)
-    insert_many(WebhookDelivery, deliveries)
+    insert_rows(WebhookEvent, events)
+    insert_rows(WebhookDelivery, deliveries)
 
 
 def _customer_of(change: Change, *, load: bool = True):
@@ -324,7 +341,8 @@ def customer_state_changed(customer, *, endpoints=None) -> None:
 def _customer_state_data(customer, subscriptions) -> dict:
     """The customer.state_changed payload's data: the customer with its active
     subscriptions (ordered by ID)."""
-    from customers.schemas import CustomerState, customer_state_out
+    from customers.schemas import customer_state_out
 
-    state = customer_state_out(customer, subscriptions)
-    return CustomerState.model_validate(state).model_dump(mode="json")
+    # CustomerState's model_dump(mode="json"), as tests/webhooks/test_payload_shapes.py
+    # holds it (core.encoding).
+    return json_ready(customer_state_out(customer, subscriptions))
