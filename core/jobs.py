@@ -14,10 +14,20 @@ from collections.abc import Callable
 
 Job = Callable[[], int]
 _jobs: dict[str, Job] = {}
+_every: dict[str, float] = {}
 
 
-def register(name: str, job: Job) -> None:
+def register(name: str, job: Job, *, every: float = 0.0) -> None:
+    """Register `job`; with `every`, a worker that found nothing due polls it again only
+    after that many seconds (renewals: once a minute is soon enough, and spares the due
+    query every second)."""
     _jobs[name] = job
+    _every[name] = every
+
+
+def idle_wait(name: str, interval: float) -> float:
+    """Seconds a worker waits before polling the job `name` again after it found nothing."""
+    return max(interval, _every.get(name, 0.0))
 
 
 def registered() -> dict[str, Job]:

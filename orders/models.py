@@ -142,6 +142,22 @@ class Subscription(BaseModel):
             models.Index(
                 fields=["organization", "status", "created_at"], name="subscription_org_status"
             ),
+            # The renewals job's due query, polled every minute (querysets.due_for_renewal):
+            # the periods ending and the declined renewals to retry, renewable ones only.
+            models.Index(
+                fields=["current_period_end"],
+                condition=Q(
+                    status__in=("trialing", "active", "past_due"), next_attempt_at__isnull=True
+                ),
+                name="subscription_due_on_schedule",
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(
+                    status__in=("trialing", "active", "past_due"), next_attempt_at__isnull=False
+                ),
+                name="subscription_due_retry",
+            ),
         ]
 
     def __str__(self) -> str:

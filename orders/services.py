@@ -220,11 +220,18 @@ class RenewalSummary:
     unpaid: int = 0
     ended: int = 0
 
+    @property
+    def total(self) -> int:
+        return self.renewed + self.declined + self.unpaid + self.ended
 
-def renew_due_subscriptions(*, now: datetime | None = None, processor=None) -> RenewalSummary:
-    """Renew every due subscription: charge it, start its next period and record a
-    `subscription_cycle` order; or end it if it was set to cancel; or, when the charge is
-    declined, mark it past due (retried later) and finally unpaid.
+
+def renew_due_subscriptions(
+    *, now: datetime | None = None, processor=None, limit: int | None = None
+) -> RenewalSummary:
+    """Renew every due subscription (or the first `limit` of them, oldest period end
+    first): charge it, start its next period and record a `subscription_cycle` order; or
+    end it if it was set to cancel; or, when the charge is declined, mark it past due
+    (retried later) and finally unpaid.
 
     Each subscription is its own transaction, locked with SKIP LOCKED (PostgreSQL), so
     several schedulers can run at once without charging anyone twice.
@@ -234,7 +241,8 @@ def renew_due_subscriptions(*, now: datetime | None = None, processor=None) -> R
     now = now or timezone.now()
     processor = processor or get_processor()
     summary = RenewalSummary()
-    due_ids = list(Subscription.objects.due_for_renewal(now).values_list("pk", flat=True))
+    due = Subscription.objects.due_for_renewal(now).order_by("current_period_end", "pk")
+    due_ids = list(due.values_list("pk", flat=True)[:limit])
     for subscription_id in due_ids:
         with transaction.atomic():
             subscription = (

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_apps_register_their_jobs():
-    assert {"webhooks", "imports"} <= set(jobs.registered())
+    assert {"webhooks", "imports", "renewals"} <= set(jobs.registered())
 
 
 def test_once_runs_each_job_until_it_finds_nothing_due(monkeypatch):
@@ -30,7 +30,7 @@ def test_once_runs_each_job_until_it_finds_nothing_due(monkeypatch):
 
 
 def test_an_unknown_job_is_refused_naming_the_known_ones():
-    with pytest.raises(CommandError, match="Unknown job\\(s\\) nope; there are webhooks"):
+    with pytest.raises(CommandError, match="Unknown job\\(s\\) nope; there are .*webhooks"):
         call_command("run_jobs", only=["nope"], once=True)
 
 
@@ -50,4 +50,6 @@ def test_it_runs_until_sigterm_then_stops_cleanly(tmp_path):
     worker.send_signal(signal.SIGTERM)
     out, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0
-    assert "running webhooks, imports" in out and out.strip().endswith("stopped")
+    running = out.splitlines()[0].removeprefix("running ").split(" (")[0].split(", ")
+    assert {"webhooks", "imports", "renewals"} <= set(running)
+    assert out.strip().endswith("stopped")

@@ -12,9 +12,9 @@ logger = logging.getLogger("core.jobs")
 
 class Command(BaseCommand):
     help = (
-        "Run every background job (webhook delivery, imports): until stopped, each job in "
-        "a thread of its own so a long import never delays a webhook; with --once, what is "
-        "due now, then exit."
+        "Run every background job (webhook delivery, imports, renewals, emails): until "
+        "stopped, each job in a thread of its own so a long import never delays a webhook; "
+        "with --once, what is due now, then exit."
     )
 
     def add_arguments(self, parser):
@@ -43,7 +43,9 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stopping.set())
         threads = [
-            threading.Thread(target=_loop, args=(job, stopping, interval), name=name)
+            threading.Thread(
+                target=_loop, args=(job, stopping, jobs.idle_wait(name, interval)), name=name
+            )
             for name, job in selected.items()
         ]
         for thread in threads:
@@ -56,7 +58,8 @@ class Command(BaseCommand):
 
 
 def _loop(job: jobs.Job, stopping: threading.Event, interval: float) -> None:
-    """Run `job` until stopped: at once again while it finds work, else after `interval`.
+    """Run `job` until stopped: at once again while it finds work, else after `interval`
+    (the job's own `every`, when longer: core.jobs.idle_wait).
     A failing run is logged and retried (the database may be away for a moment); the
     stop is seen between runs, so a run under way finishes its batch."""
     try:
