@@ -174,6 +174,10 @@ class Planner:
             match = by_email.get(email)
         if match is not None and external_id and match.external_id not in (None, external_id):
             return fail("external_id", _locked_message(match))
+        # Matched by email (or new), the row may name an external ID another customer has.
+        owner = by_external_id.get(external_id) if external_id else None
+        if owner is not None and owner != match:
+            return fail("external_id", "Another customer has this external ID.")
         if match is None and options.mode == UPDATE:
             return fail("", "No customer matches this row (update only).")
         if match is not None and options.mode == CREATE:

@@ -99,6 +99,18 @@ def test_every_rule_is_an_error_at_its_row_and_column(organization, ada, bo):
     assert "XX" in errors(result)[5][2]
 
 
+def test_matched_by_email_an_external_id_of_another_customer_is_an_error(organization, ada, bo):
+    result = plan(
+        organization,
+        "email,external_id\nbo@example.com,u1\nnew@example.com,u1\n",  # u1 is Ada's
+        match="email",
+    )
+    assert errors(result) == [
+        (2, "external_id", "Another customer has this external ID."),
+        (3, "external_id", "Another customer has this external ID."),
+    ]
+
+
 def test_two_rows_matching_one_customer(organization, ada):
     result = plan(organization, "email,name\nada@example.com,A\nADA@example.com,B\n")
     assert errors(result) == [(3, "", "This row matches the same customer as row 2.")]
