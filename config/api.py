@@ -181,6 +181,7 @@ def _register_routers() -> None:
     from imports.api import TAG_DESCRIPTION as IMPORTS_TAG_DESCRIPTION
     from imports.api import router as imports_router
     from orders.api import orders_router, products_router, subscriptions_router
+    from portal.api import portal_router, sessions_router
     from webhooks.api import router as webhooks_router
 
     api.add_router("/customers/", customers_router)
@@ -196,6 +197,9 @@ def _register_routers() -> None:
     api.add_router("/products/", products_router)
     api.add_router("/checkouts/", checkouts_router)
     api.add_router("/webhooks/", webhooks_router)
+    api.add_router("/customer-sessions/", sessions_router)
+    # Authenticated by a customer session token, never an organization's (portal.auth).
+    api.add_router("/customer-portal/", portal_router)
 
 
 _register_routers()

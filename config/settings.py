@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "webhooks",
     "activity",
     "imports",
+    # Customer sessions and the customer portal API.
+    "portal",
     "accounts",
     # seed_demo and seed_scale: above every app they fill.
     "demo",
@@ -249,6 +251,10 @@ if not 1 <= IMPORT_BATCH_ROWS <= 10_000:
 
 # Checkouts: how long a buyer has to pay, and who takes the money.
 CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)
+# How long a customer session (the customer portal's token) lasts.
+CUSTOMER_SESSION_TTL_SECONDS = env.int("CUSTOMER_SESSION_TTL_SECONDS", default=3600)
+if CUSTOMER_SESSION_TTL_SECONDS <= 0:
+    raise ImproperlyConfigured("CUSTOMER_SESSION_TTL_SECONDS must be a positive number.")
 PAYMENT_PROCESSOR = env.str("PAYMENT_PROCESSOR", default="checkouts.payments.TestModeProcessor")
 # Renewals: a declined renewal is retried this often, this many times, before the
 # subscription ends as unpaid.

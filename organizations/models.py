@@ -87,6 +87,7 @@ class AccessTokenScope(models.TextChoices):
     CHECKOUTS_WRITE = "checkouts:write", "Create checkouts"
     WEBHOOKS_READ = "webhooks:read", "Read webhook endpoints and deliveries"
     WEBHOOKS_WRITE = "webhooks:write", "Manage webhook endpoints and redeliver events"
+    CUSTOMER_SESSIONS_WRITE = "customer_sessions:write", "Open customer portal sessions"
 
 
 class OrganizationAccessToken(BaseModel):

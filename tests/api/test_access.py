@@ -14,6 +14,7 @@ from config.api import api as ninja_api
 from customers.models import Customer
 from imports.services import import_create
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
+from tests.portal.test_access import PORTAL_OPERATIONS
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +118,8 @@ OPERATIONS = {
     ("get", "/v1/customer-imports/{id}/errors"): (None, 404),
     ("post", "/v1/customer-imports/{id}/apply"): ({"skip_errors": True}, 404),
     ("post", "/v1/customer-imports/{id}/cancel"): (None, 404),
+    # Our customer means nothing to them: a 422 naming the field.
+    ("post", "/v1/customer-sessions/"): ({"external_customer_id": "usr_1"}, "refused"),
 }
 
 # The buyer's endpoints take no token: the checkout's client secret is the key. Without
@@ -137,13 +140,16 @@ RESOURCE = {
     "webhooks/deliveries": None,  # a list only
     "webhooks/events": "webhooks/events",
     "customer-imports": "customer-imports",
+    "customer-sessions": None,  # a create only
 }
 
 
 def test_every_api_operation_has_access_tests():
     schema = ninja_api.get_openapi_schema()
     operations = {(method, path) for path, item in schema["paths"].items() for method in item}
-    assert operations == set(OPERATIONS) | CLIENT_OPERATIONS
+    # The customer portal takes a customer session token, not an organization's: its
+    # operations have their own walk, in tests/portal/test_access.py.
+    assert operations == set(OPERATIONS) | CLIENT_OPERATIONS | set(PORTAL_OPERATIONS)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(CLIENT_OPERATIONS))

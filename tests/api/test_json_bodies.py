@@ -9,6 +9,7 @@ import pytest
 from checkouts import services as checkout_services
 from config.api import api
 from tests.factories import CustomerFactory, ProductFactory
+from tests.portal.helpers import portal_client
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +160,11 @@ def _body_operations():
 BODY_OPERATIONS = sorted(_body_operations())
 
 
+def _client_for(path, api, rows):
+    """The customer portal's operations take a customer session token."""
+    return portal_client(rows["customer"]) if path.startswith("/v1/customer-portal/") else api
+
+
 def test_the_walk_finds_every_body_taking_operation():
     assert len(BODY_OPERATIONS) >= 12
     assert ("patch", "/v1/customers/{id}") in BODY_OPERATIONS
@@ -169,13 +175,13 @@ def test_the_walk_finds_every_body_taking_operation():
 def test_every_body_taking_operation_refuses_a_body_that_is_not_an_object(
     api, rows, method, path, body
 ):
-    response = send(api, method, _fill(path, rows), body)
+    response = send(_client_for(path, api, rows), method, _fill(path, rows), body)
     assert response.status_code == 422, response.content
     assert response.json()["detail"][0]["loc"] == ["body"]
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_OPERATIONS)
 def test_every_body_taking_operation_refuses_a_lone_surrogate(api, rows, method, path):
-    response = send(api, method, _fill(path, rows), {"name": LONE})
+    response = send(_client_for(path, api, rows), method, _fill(path, rows), {"name": LONE})
     assert response.status_code == 422, response.content
     assert response.json()["detail"][0]["loc"] == ["body", "name"]
