@@ -4,6 +4,7 @@ With no environment at all the project runs locally on `db.sqlite3` with DEBUG o
 Production needs only environment variables (see README, "Configuration").
 """
 
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -260,6 +261,67 @@ PAYMENT_PROCESSOR = env.str("PAYMENT_PROCESSOR", default="checkouts.payments.Tes
 # subscription ends as unpaid.
 RENEWAL_RETRY_HOURS = env.int("RENEWAL_RETRY_HOURS", default=24)
 RENEWAL_MAX_ATTEMPTS = env.int("RENEWAL_MAX_ATTEMPTS", default=4)
+
+
+# Email: apps queue messages in core's outbox (core.emails.email_send) and the worker
+# (`run_jobs`, job "emails") sends them through Django's default mailer, which EMAIL_URL
+# describes. Django 6.1 configures mail with MAILERS (the EMAIL_HOST family is deprecated
+# and refused beside it), so django-environ's parse of the URL becomes the mailer's options.
+def mailer_from_email_url(url: str, *, timeout: float) -> dict:
+    """The default mailer (a MAILERS entry) for an EMAIL_URL such as
+    `smtp+tls://user:pass@smtp.example.com:587` or `consolemail://`; ImproperlyConfigured
+    naming the problem when the URL cannot be used."""
+    # smtp+tls is STARTTLS (port 587), smtp+ssl TLS from the first byte (465). No `smtps`:
+    # django-environ reads it as STARTTLS, which is not what the name says elsewhere.
+    schemes = ["smtp", "smtp+tls", "smtp+ssl", "consolemail", "memorymail", "dummymail"]
+    scheme = urlsplit(url).scheme
+    if scheme not in schemes:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL must start with one of {', '.join(f'{s}://' for s in schemes)} "
+            f"(e.g. smtp+tls://user:password@host:587), got scheme {scheme!r}."
+        )
+    if urlsplit(url).query:
+        raise ImproperlyConfigured("EMAIL_URL takes no query options; the scheme sets TLS.")
+    try:
+        config = environ.Env.email_url_config(url)
+    except ValueError as exc:  # a port that is not a number
+        raise ImproperlyConfigured(f"EMAIL_URL is malformed: {exc}") from exc
+    mailer = {"BACKEND": config["EMAIL_BACKEND"]}
+    if not scheme.startswith("smtp"):
+        return mailer  # the console, memory and dummy backends take no options
+    if not config["EMAIL_HOST"]:
+        raise ImproperlyConfigured("EMAIL_URL for SMTP needs a host: smtp://host:25.")
+    options = {
+        "host": config["EMAIL_HOST"],
+        "use_tls": bool(config.get("EMAIL_USE_TLS")),
+        "use_ssl": bool(config.get("EMAIL_USE_SSL")),
+        "timeout": timeout,
+    }
+    if config["EMAIL_PORT"]:
+        options["port"] = config["EMAIL_PORT"]  # else 25, 587 (TLS) or 465 (SSL)
+    if config["EMAIL_HOST_USER"]:
+        options["username"] = config["EMAIL_HOST_USER"]
+        options["password"] = config["EMAIL_HOST_PASSWORD"] or ""
+    return {**mailer, "OPTIONS": options}
+
+
+# Seconds each step of talking to the SMTP server may take (connecting, each command).
+EMAIL_TIMEOUT_SECONDS = env.float("EMAIL_TIMEOUT", default=10.0)
+if EMAIL_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured("EMAIL_TIMEOUT must be a positive number of seconds.")
+MAILERS = {
+    "default": mailer_from_email_url(
+        env.str("EMAIL_URL", default="consolemail://"), timeout=EMAIL_TIMEOUT_SECONDS
+    )
+}
+# The sender's address; an email sent for a merchant shows the merchant's name with it
+# ("Acme <noreply@example.com>") and their own reply-to address.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Customers <noreply@localhost>")
+if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1]:
+    raise ImproperlyConfigured(
+        f"DEFAULT_FROM_EMAIL must be an address such as noreply@example.com or "
+        f"'Customers <noreply@example.com>', got {DEFAULT_FROM_EMAIL!r}."
+    )
 
 # BENCH=true mounts the benchmark's framework-floor view at /bench/ (bench/floor.py).
 BENCH = env.bool("BENCH", default=False)

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from core.models import OutgoingEmail
+
 
 class CappedCountPaginator(Paginator):
     """Counts at most CAP + 1 rows, so a changelist never counts a whole large table.
@@ -41,3 +43,38 @@ class DeletedFilter(admin.SimpleListFilter):
         if self.value() == "deleted":
             return queryset.filter(deleted_at__isnull=False)
         return queryset
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(LargeTableAdmin):
+    """The outbox, read-only: what was sent, what waits for a retry and why, what failed.
+    The bodies stay out of it (they carry sign-in codes and portal links)."""
+
+    list_display = ("to", "status", "attempts", "next_attempt_at", "sent_at", "created_at")
+    list_filter = ("status",)
+    search_fields = ("=to",)
+    search_help_text = "Exact recipient address."
+    fields = (
+        "to",
+        "from_name",
+        "reply_to",
+        "organization",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "sent_at",
+        "created_at",
+        "locked_by",
+        "locked_until",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

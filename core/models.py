@@ -39,3 +39,54 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OutgoingEmail(BaseModel):
+    """An email in the outbox: written by `core.emails.email_send` in the transaction of the
+    change that asked for it, sent by the worker (`core.emails.send_due_emails`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"  # every attempt failed; `last_error` says how the last one did
+
+    # The merchant it was sent for, if any: a pointer by name, so core imports no app.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=500)
+    text = models.TextField()
+    html = models.TextField(blank=True)
+    # Shown with DEFAULT_FROM_EMAIL's address ("Acme <noreply@example.com>"); empty sends
+    # DEFAULT_FROM_EMAIL as it is.
+    from_name = models.CharField(max_length=200, blank=True)
+    reply_to = models.EmailField(max_length=254, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the worker tries next; empty once sent or failed for good.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The worker sending it, and until when (see core.emails).
+    locked_by = models.CharField(max_length=32, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The worker's due query: pending emails in the order they fall due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="outgoing_email_due",
+            ),
+            # Failures for the admin's filter, newest first.
+            models.Index(fields=["status", "-created_at"], name="outgoing_email_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Email to {self.to}"  # not the subject, which may carry a sign-in code

@@ -7,6 +7,8 @@ from organizations.models import AccessTokenScope
 from organizations.services import access_token_create
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
+pytest_plugins = ["tests.smtp"]  # the smtp_server fixture: a real SMTP server on loopback
+
 PASSWORD = "correct-horse-battery"
 
 

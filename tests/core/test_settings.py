@@ -45,6 +45,7 @@ def test_check_deploy_is_clean_with_a_production_like_environment():
             "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-0123456789",
             "ALLOWED_HOSTS": "customers.example.com",
             "HTTPS": "true",
+            "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
         },
         "check",
         "--deploy",
