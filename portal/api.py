@@ -11,7 +11,7 @@ from typing import Literal
 from uuid import UUID
 
 from django.db.models import F
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -96,7 +96,12 @@ def create_customer_session(request: HttpRequest, payload: CustomerSessionCreate
     data = customer_session_out(
         session, token=token, portal_url=services.customer_portal_url(session, token)
     )
-    return json_response(data, status=201)
+    response = json_response(data, status=201)
+    # Streamed, so the Idempotency-Key middleware never stores this body (it keeps only
+    # whole ones): the token must not rest anywhere in clear. A retry opens a new session.
+    return StreamingHttpResponse(
+        [response.content], status=201, content_type=response["Content-Type"]
+    )
 
 
 # --- The portal: the session and the customer -------------------------------------------

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from core.models import IdempotencyKey
 from portal.models import CustomerSession
 from portal.services import (
     TOKEN_PREFIX,
@@ -106,11 +107,16 @@ def test_a_wrong_token_authenticates_nobody(organization, token):
 # --- POST /v1/customer-sessions/ -------------------------------------------------------
 
 
+def _body(response):
+    return json.loads(b"".join(response.streaming_content))
+
+
 def test_creating_a_session_answers_polars_shape(api, organization, settings):
     customer = CustomerFactory(organization=organization, external_id="user_42")
     response = post(api, {"external_customer_id": "user_42"})
-    assert response.status_code == 201, response.content
-    body = response.json()
+    assert response.status_code == 201
+    assert response["Content-Type"].startswith("application/json")
+    body = _body(response)
     assert list(body) == [
         "created_at",
         "modified_at",
@@ -132,6 +138,24 @@ def test_creating_a_session_answers_polars_shape(api, organization, settings):
         customer,
         body["id"],
     )
+
+
+def test_an_idempotency_key_never_stores_the_token(api, organization):
+    CustomerFactory(organization=organization, external_id="user_42")
+    tokens = []
+    for _ in range(2):
+        response = api.post(
+            SESSIONS,
+            data=json.dumps({"external_customer_id": "user_42"}),
+            content_type="application/json",
+            headers={"Idempotency-Key": "session-1"},
+        )
+        assert response.status_code == 201
+        tokens.append(_body(response)["token"])
+    # Nothing kept to replay: the retry opened a session of its own.
+    assert tokens[0] != tokens[1]
+    assert CustomerSession.objects.count() == 2
+    assert not IdempotencyKey.objects.exists()
 
 
 @pytest.mark.parametrize(
