@@ -30,7 +30,7 @@ def test_once_runs_each_job_until_it_finds_nothing_due(monkeypatch):
 
 
 def test_an_unknown_job_is_refused_naming_the_known_ones():
-    with pytest.raises(CommandError, match="Unknown job\\(s\\) nope; there are .*webhooks"):
+    with pytest.raises(CommandError, match=r"Unknown job\(s\) nope; there are .*webhooks"):
         call_command("run_jobs", only=["nope"], once=True)
 
 
