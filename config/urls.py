@@ -53,6 +53,7 @@ urlpatterns = [
     ),
     path("v1/", api.urls),
     path("checkout/", include("checkouts.urls")),
+    path("portal/", include("portal.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     # Browsers ask for it on pages that declare no icon (the admin, the API docs).
     path("favicon.ico", lambda request: HttpResponseRedirect(static("favicon.svg"))),

@@ -26,7 +26,6 @@ from core.api import (
     sort_enum,
     validation_error,
 )
-from core.changes import Actor, ActorType, Source, acting
 from customers import services as customer_services
 from customers.models import Customer
 from customers.schemas import profile_changes
@@ -109,11 +108,7 @@ def create_customer_session(request: HttpRequest, payload: CustomerSessionCreate
 
 def _as_customer(request: HttpRequest):
     """Act as the session's customer, from the portal, for the block's changes."""
-    customer = request.customer
-    return acting(
-        actor=Actor(ActorType.CUSTOMER, str(customer.pk), customer.name or customer.email),
-        source=Source.PORTAL,
-    )
+    return services.acting_as_customer(request.customer)
 
 
 @portal_router.get(

@@ -40,3 +40,34 @@ class CustomerSession(BaseModel):
 
     def is_usable(self, now) -> bool:
         return self.revoked_at is None and self.expires_at > now
+
+
+class PortalSignInCode(BaseModel):
+    """A 6-digit code emailed to sign in to the hosted portal without a merchant's link.
+
+    A row is written for every request, whether or not the email is a customer's (the
+    answer must not tell), but the code is emailed only to a live customer. Only an HMAC
+    of the code is kept; a code lasts 15 minutes and takes 5 wrong tries, then a new one
+    is needed.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="portal_sign_in_codes"
+    )
+    email_lower = models.CharField(max_length=320)
+    code_hash = models.CharField(max_length=64, editable=False)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The latest code of an email, the one a sign-in checks.
+            models.Index(
+                fields=["organization", "email_lower", "-created_at"],
+                name="portal_sign_in_code_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sign-in code for {self.email_lower} until {self.expires_at:%Y-%m-%d %H:%M}"

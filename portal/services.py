@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.changes import Actor, ActorType, Source, acting
 from core.prepared import PreparedQuery
 from customers.models import Customer
 from portal.models import CustomerSession
@@ -89,3 +90,12 @@ def customer_portal_url(session: CustomerSession, token: str) -> str:
 def receipt_url(*, organization, order_id) -> str:
     """Where an order's receipt is shown (the page is served by a later change)."""
     return f"{settings.SITE_URL}/portal/{quote(organization.slug)}/orders/{order_id}/receipt"
+
+
+def acting_as_customer(customer: Customer):
+    """Act as the customer, from the portal, for the block's changes (the API and the
+    hosted pages alike), so the timeline and the webhooks name them."""
+    return acting(
+        actor=Actor(ActorType.CUSTOMER, str(customer.pk), customer.name or customer.email),
+        source=Source.PORTAL,
+    )
