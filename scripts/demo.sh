@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up, load the demo data and serve the dashboard at http://127.0.0.1:8000,
-# with the background jobs (webhook delivery, imports) running beside it.
+# with the background jobs (webhook delivery, imports, renewals, emails) running beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

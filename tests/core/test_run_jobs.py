@@ -42,14 +42,18 @@ def test_it_runs_until_sigterm_then_stops_cleanly(tmp_path):
     )
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_jobs", "--interval", "0.1"],
-        env=env,
+        env={**env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)
+    # The "running" line comes once the signal handlers are in place: a SIGTERM sent
+    # earlier (a slow start on a busy machine) would kill the process before them.
+    first = worker.stdout.readline()
+    time.sleep(0.5)
     worker.send_signal(signal.SIGTERM)
-    out, _ = worker.communicate(timeout=30)
+    rest, _ = worker.communicate(timeout=30)
+    out = first + rest
     assert worker.returncode == 0
-    running = out.splitlines()[0].removeprefix("running ").split(" (")[0].split(", ")
+    running = first.removeprefix("running ").split(" (")[0].split(", ")
     assert {"webhooks", "imports", "renewals"} <= set(running)
     assert out.strip().endswith("stopped")
