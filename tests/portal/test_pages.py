@@ -314,3 +314,21 @@ def test_an_untranslated_locale_gets_english(shop):
     customer.save()
     client, _ = signed_in(customer)
     assert b"Subscriptions" in client.get(HOME).content
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_and_change_nothing(shop):
+    client = Client()
+    subscription, order = shop["subscription"], shop["purchase"]
+    for method, path in [
+        ("get", f"/portal/acme/subscriptions/{subscription.pk}/cancel/"),
+        ("post", f"/portal/acme/subscriptions/{subscription.pk}/cancel/"),
+        ("post", "/portal/acme/billing/"),
+        ("get", f"/portal/acme/orders/{order.pk}/receipt"),
+    ]:
+        response = getattr(client, method)(path, {"name": "Mallory"} if method == "post" else {})
+        assert (response.status_code, response["Location"]) == (302, HOME), path
+    subscription.refresh_from_db()
+    shop["ada"].refresh_from_db()
+    assert subscription.cancel_at_period_end is False
+    assert shop["ada"].name == "Ada"
+    assert Client().get(f"/portal/nobody/orders/{order.pk}/receipt").status_code == 404
