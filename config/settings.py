@@ -256,6 +256,16 @@ CHECKOUT_TTL_SECONDS = env.int("CHECKOUT_TTL_SECONDS", default=3600)
 CUSTOMER_SESSION_TTL_SECONDS = env.int("CUSTOMER_SESSION_TTL_SECONDS", default=3600)
 if CUSTOMER_SESSION_TTL_SECONDS <= 0:
     raise ImproperlyConfigured("CUSTOMER_SESSION_TTL_SECONDS must be a positive number.")
+# The portal's sign-in by emailed code: codes asked per email, and codes asked or entered
+# per client address, each an hour.
+PORTAL_SIGN_IN_CODES_PER_EMAIL_PER_HOUR = env.int(
+    "PORTAL_SIGN_IN_CODES_PER_EMAIL_PER_HOUR", default=5
+)
+PORTAL_SIGN_IN_REQUESTS_PER_ADDRESS_PER_HOUR = env.int(
+    "PORTAL_SIGN_IN_REQUESTS_PER_ADDRESS_PER_HOUR", default=20
+)
+if min(PORTAL_SIGN_IN_CODES_PER_EMAIL_PER_HOUR, PORTAL_SIGN_IN_REQUESTS_PER_ADDRESS_PER_HOUR) < 1:
+    raise ImproperlyConfigured("The PORTAL_SIGN_IN_* limits must be at least 1.")
 PAYMENT_PROCESSOR = env.str("PAYMENT_PROCESSOR", default="checkouts.payments.TestModeProcessor")
 # Renewals: a declined renewal is retried this often, this many times, before the
 # subscription ends as unpaid.

@@ -36,11 +36,11 @@ WINDOW_SECONDS = 3600
 
 
 def codes_per_email_per_hour() -> int:
-    return getattr(settings, "PORTAL_SIGN_IN_CODES_PER_EMAIL_PER_HOUR", 5)
+    return settings.PORTAL_SIGN_IN_CODES_PER_EMAIL_PER_HOUR
 
 
 def requests_per_address_per_hour() -> int:
-    return getattr(settings, "PORTAL_SIGN_IN_REQUESTS_PER_ADDRESS_PER_HOUR", 20)
+    return settings.PORTAL_SIGN_IN_REQUESTS_PER_ADDRESS_PER_HOUR
 
 
 class RateLimited(Exception):

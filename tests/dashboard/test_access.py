@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 # Routes anyone may reach, and the staff admin (guarded by Django's admin itself).
 # The hosted checkout is the buyer's: its unguessable client secret is the access check.
 PUBLIC = {"login", "logout", "healthz", "checkouts:page", "checkouts:done"}
-# The API checks its own routes (tests/api/test_access.py).
-SKIPPED_NAMESPACES = {"admin", "api"}
+# The API checks its own routes (tests/api/test_access.py), the customer portal its own
+# (tests/portal: its pages sign in customers, not merchants).
+SKIPPED_NAMESPACES = {"admin", "api", "portal"}
 
 # name -> (method, needs a customer)
 DASHBOARD_ROUTES = {
