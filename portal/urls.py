@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views
+from portal import receipts, views
 
 app_name = "portal"
 
@@ -18,4 +18,9 @@ urlpatterns = [
         name="subscription_action",
     ),
     path("<slug:org_slug>/orders/<uuid:order_id>/receipt", views.receipt, name="receipt"),
+    path(
+        "<slug:org_slug>/orders/<uuid:order_id>/receipt.pdf",
+        receipts.receipt_pdf,
+        name="receipt_pdf",
+    ),
 ]
