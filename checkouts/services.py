@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from checkouts.models import Checkout, CheckoutError
@@ -145,12 +144,7 @@ def _resolve_customer(checkout: Checkout) -> Customer | None:
     different external ID, or one that another customer holds, is refused.
     """
     live = Customer.objects.for_org(checkout.organization)
-    customer = (
-        live.annotate(email_lower=Lower("email"))
-        .filter(email_lower=checkout.customer_email.lower())
-        .select_for_update()
-        .first()
-    )
+    customer = live.with_email(checkout.customer_email).select_for_update().first()
     wanted = checkout.external_customer_id
     if not wanted:
         return customer

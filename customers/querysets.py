@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThan
 
 METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
@@ -51,6 +52,12 @@ class CustomerQuerySet(models.QuerySet):
 
     def live(self) -> "CustomerQuerySet":
         return self.filter(deleted_at__isnull=True)
+
+    def with_email(self, email: str) -> "CustomerQuerySet":
+        """The customer with this email, ignoring case, as the unique index on
+        `(organization, lower(email))` of live customers finds it (`email__iexact` would
+        compare UPPER() and miss that index)."""
+        return self.annotate(email_lower=Lower("email")).filter(email_lower=email.strip().lower())
 
     def search(self, query: str) -> "CustomerQuerySet":
         """Name, email or external ID contains `query`, ignoring case."""
