@@ -292,6 +292,11 @@ def every_page(organization, other_organization, owner, list_of_customers):
     expired = checkout_create(organization=organization, product=product)
     type(expired).objects.filter(pk=expired.pk).update(expires_at=timezone.now())
     slug, pk = organization.slug, list_of_customers.pk
+    from portal.services import customer_session_create
+
+    # The merchant's portal link: it signs Ada in, and the page lands on her account.
+    _, portal_token = customer_session_create(customer=list_of_customers)
+    portal_home = reverse("portal:home", args=[slug])
     # name: (url, heading, status, signed in)
     return {
         "list": (reverse("customers:list", args=[slug]), "Customers", 200, True),
@@ -343,6 +348,13 @@ def every_page(organization, other_organization, owner, list_of_customers):
         "login": (reverse("login"), "Sign in", 200, False),
         "password": (reverse("password_change"), "Change your password", 200, True),
         "not-found": ("/dashboard/acme/no-such-page/", "Page not found", 404, True),
+        "portal-sign-in": (portal_home, "Your account", 200, False),
+        "portal-home": (
+            f"{portal_home}?customer_session_token={portal_token}",
+            "Your account",
+            200,
+            False,
+        ),
     }
 
 
@@ -366,6 +378,8 @@ EVERY_PAGE = [
     "login",
     "password",
     "not-found",
+    "portal-sign-in",
+    "portal-home",
 ]
 
 
