@@ -28,6 +28,11 @@ urlpatterns = [
     path(
         "dashboard/<slug:org_slug>/customers/<uuid:customer_id>/timeline/", include("activity.urls")
     ),
+    # A customer's portal links (the portal sits above customers, so it serves them).
+    path(
+        "dashboard/<slug:org_slug>/customers/<uuid:customer_id>/portal-link/",
+        include("portal.dashboard_urls"),
+    ),
     path("dashboard/<slug:org_slug>/settings/", include("organizations.urls")),
     path("dashboard/<slug:org_slug>/settings/webhooks/", include("webhooks.urls")),
     path("dashboard/<slug:org_slug>/settings/audit-log/", include("activity.audit_urls")),

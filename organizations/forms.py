@@ -2,7 +2,7 @@
 
 from django import forms
 
-from organizations.models import AccessTokenScope
+from organizations.models import AccessTokenScope, Organization
 
 EXPIRY_CHOICES = [
     ("7", "In 7 days"),
@@ -35,3 +35,29 @@ class AccessTokenCreateForm(forms.Form):
         label="Expires",
         help_text="A token that never expires works until you revoke it.",
     )
+
+
+class PortalSettingsForm(forms.ModelForm):
+    """The customer portal's settings; the model's validators (email, http(s) URL) check
+    the values."""
+
+    class Meta:
+        model = Organization
+        fields = [
+            "portal_allow_subscription_cancel",
+            "portal_allow_billing_update",
+            "portal_support_email",
+            "portal_return_url",
+        ]
+        error_messages = {
+            "portal_support_email": {
+                "invalid": "Enter an email address, such as help@example.com.",
+            },
+            "portal_return_url": {
+                "invalid": "Enter an http:// or https:// address, "
+                "such as https://example.com/account.",
+            },
+        }
+
+    def clean_portal_support_email(self) -> str:
+        return self.cleaned_data["portal_support_email"].strip().lower()

@@ -1,6 +1,7 @@
 import time
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 
 from core.models import BaseModel
@@ -16,6 +17,33 @@ class Organization(BaseModel):
     # listens to: the key of the per-process cache of its listeners
     # (webhooks.events.listeners).
     webhooks_version = models.BigIntegerField(default=0, editable=False)
+    # The customer portal's settings (Settings → Customer portal, owners only): what
+    # customers may do there, where they write for help, and where its back link leads
+    # when a session names no return URL. The portal's pages and API enforce them.
+    portal_allow_subscription_cancel = models.BooleanField(
+        "Customers may cancel subscriptions",
+        default=True,
+        help_text="Cancel at the end of the period, and undo that.",
+    )
+    portal_allow_billing_update = models.BooleanField(
+        "Customers may update billing details",
+        default=True,
+        help_text="Name, billing name, billing address and tax ID.",
+    )
+    portal_support_email = models.EmailField(
+        "Support email",
+        blank=True,
+        help_text="Shown in the portal, and where replies to portal emails go.",
+    )
+    portal_return_url = models.URLField(
+        "Default return URL",
+        max_length=2000,
+        blank=True,
+        # http(s) only: the portal puts it in a link.
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="The portal's back link when the session names none, such as "
+        "https://example.com/account.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.forms import add_validation_errors
 from organizations import services
 from organizations.access import get_membership_or_404
-from organizations.forms import AccessTokenCreateForm
+from organizations.forms import AccessTokenCreateForm, PortalSettingsForm
 from organizations.models import Membership, OrganizationAccessToken
 
 # --- Settings: API access tokens (owners only) -------------------------------------------
@@ -67,6 +67,30 @@ def access_token_revoke(request: HttpRequest, org_slug: str, token_id) -> HttpRe
             request, f"Token “{token.name}” revoked: requests using it are refused from now on."
         )
     return redirect("organizations:tokens", org_slug)
+
+
+# --- Settings: the customer portal (owners only) ----------------------------------------
+
+PORTAL_SETTINGS_FIELDS = PortalSettingsForm.Meta.fields
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def portal_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """What customers may do in the portal, its support email and default return URL."""
+    membership = get_membership_or_404(request, org_slug)
+    if not membership.is_owner:
+        return _owners_only(request, membership)
+    organization = membership.organization
+    form = PortalSettingsForm(request.POST or None, instance=organization)
+    if request.method == "POST" and form.is_valid():
+        # Only these fields: a concurrent change to the rest of the row stays.
+        form.save(commit=False).save(update_fields=[*PORTAL_SETTINGS_FIELDS, "modified_at"])
+        messages.success(request, "Customer portal settings saved.")
+        return redirect("organizations:portal", org_slug)
+    context = {"membership": membership, "organization": organization, "form": form}
+    status = 422 if form.errors else 200
+    return render(request, "organizations/portal_settings.html", context, status=status)
 
 
 # --- Helpers ----------------------------------------------------------------------------

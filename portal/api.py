@@ -111,15 +111,33 @@ def _as_customer(request: HttpRequest):
     return services.acting_as_customer(request.customer)
 
 
+# The organization's portal settings (Settings → Customer portal) say which changes its
+# customers may make; the hosted pages refuse the same ones.
+CANCEL_NOT_PERMITTED = "This organization does not let customers cancel subscriptions here."
+BILLING_NOT_PERMITTED = "This organization does not let customers update billing details here."
+
+
+def _require_cancel_allowed(request: HttpRequest) -> None:
+    if not request.organization.portal_allow_subscription_cancel:
+        raise ApiError(403, "NotPermitted", CANCEL_NOT_PERMITTED)
+
+
+def _require_billing_allowed(request: HttpRequest) -> None:
+    if not request.organization.portal_allow_billing_update:
+        raise ApiError(403, "NotPermitted", BILLING_NOT_PERMITTED)
+
+
 @portal_router.get(
     "/customer-session/introspect",
     response={200: CustomerCustomerSessionOut, **ERRORS},
     summary="Introspect the customer session",
 )
 def introspect_customer_session(request: HttpRequest):
-    """When the session expires and where the portal's back button leads."""
+    """When the session expires and where the portal's back button leads (the session's
+    return URL, else the organization's default)."""
     session = request.customer_session
-    return {"expires_at": session.expires_at, "return_url": session.return_url or None}
+    return_url = session.return_url or request.organization.portal_return_url
+    return {"expires_at": session.expires_at, "return_url": return_url or None}
 
 
 @portal_router.get(
@@ -138,7 +156,9 @@ def get_portal_customer(request: HttpRequest):
 )
 def update_portal_customer(request: HttpRequest, payload: CustomerPortalCustomerUpdateIn):
     """The fields sent change: name, billing name, billing address, tax ID. The email and
-    the external ID are not the customer's to change (a 422)."""
+    the external ID are not the customer's to change (a 422). A 403 when the organization
+    does not let customers update billing details."""
+    _require_billing_allowed(request)
     data = payload.model_dump(exclude_unset=True, exclude={"default_payment_method_id"})
     changes = profile_changes({k: v for k, v in data.items() if k != "billing_name"})
     if "billing_name" in data:
@@ -339,8 +359,9 @@ def update_portal_subscription(
 ):
     """`{"cancel_at_period_end": true}` cancels at the end of the period (access goes on
     until then, with an optional `cancellation_reason` and `cancellation_comment`);
-    `false` undoes that."""
+    `false` undoes that. A 403 when the organization does not let customers cancel."""
     subscription = get_or_404(_subscriptions(request), id)
+    _require_cancel_allowed(request)
     try:
         with _as_customer(request):
             if payload.cancel_at_period_end is True:
@@ -371,8 +392,10 @@ def update_portal_subscription(
 )
 def cancel_portal_subscription(request: HttpRequest, id: str):
     """Cancel at the end of the current period, as Polar's portal does (access goes on
-    until then); a subscription already canceled is a 403."""
+    until then); a subscription already canceled is a 403, and so is any when the
+    organization does not let customers cancel."""
     subscription = get_or_404(_subscriptions(request), id)
+    _require_cancel_allowed(request)
     try:
         with _as_customer(request):
             order_services.subscription_cancel(subscription=subscription)

@@ -120,6 +120,8 @@ def sign_in_code_request(
                 text=render_to_string("portal/email/sign_in_code.txt", context),
                 html=render_to_string("portal/email/sign_in_code.html", context),
                 from_name=organization.name,
+                # Replies reach the merchant's support, when the portal settings name one.
+                reply_to=organization.portal_support_email,
                 organization_id=organization.pk,
             )
     return row

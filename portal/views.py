@@ -146,13 +146,32 @@ def portal_page(view):
 
 
 def _context(session: CustomerSession, **extra) -> dict:
+    organization = session.organization
     return {
-        "organization": session.organization,
+        "organization": organization,
         "customer": session.customer,
         "portal_session": session,
-        "urls": _urls(session.organization.slug),
+        "urls": _urls(organization.slug),
+        # The organization's portal settings: what the page offers (the views refuse the
+        # rest with a 403, as the portal API does).
+        "can_cancel": organization.portal_allow_subscription_cancel,
+        "can_update_billing": organization.portal_allow_billing_update,
         **extra,
     }
+
+
+def _not_permitted(request: HttpRequest, session: CustomerSession, message: str):
+    """403: the organization's portal settings do not let customers do this."""
+    context = _context(session, message=message)
+    return render(request, "portal/not_permitted.html", context, status=403)
+
+
+def _cancel_not_permitted() -> str:
+    return _("Subscriptions cannot be canceled here. Please contact us to change yours.")
+
+
+def _billing_not_permitted() -> str:
+    return _("Billing details cannot be changed here. Please contact us to change them.")
 
 
 def _home_context(session: CustomerSession, form: BillingDetailsForm | None = None) -> dict:
@@ -323,7 +342,10 @@ def sign_out(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @portal_page
 def billing(request: HttpRequest, session: CustomerSession) -> HttpResponse:
-    """Save the billing details; errors beside their fields."""
+    """Save the billing details; errors beside their fields. A 403 when the organization
+    does not let customers update them."""
+    if not session.organization.portal_allow_billing_update:
+        return _not_permitted(request, session, _billing_not_permitted())
     customer = session.customer
     form = BillingDetailsForm(request.POST, instance=copy.copy(customer))
     if form.is_valid():
@@ -347,9 +369,12 @@ def billing(request: HttpRequest, session: CustomerSession) -> HttpResponse:
 def subscription_action(
     request: HttpRequest, session: CustomerSession, subscription_id, action: str
 ) -> HttpResponse:
-    """GET: ask to confirm cancelling at period end (or undoing it); POST: do it."""
+    """GET: ask to confirm cancelling at period end (or undoing it); POST: do it. A 403
+    when the organization does not let customers cancel."""
     if action not in ("cancel", "uncancel"):
         raise Http404("No such action.")
+    if not session.organization.portal_allow_subscription_cancel:
+        return _not_permitted(request, session, _cancel_not_permitted())
     subscription = (
         Subscription.objects.for_org(session.organization)
         .filter(customer=session.customer, pk=subscription_id)

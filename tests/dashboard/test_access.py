@@ -35,6 +35,8 @@ DASHBOARD_ROUTES = {
     "customers:metadata_edit": ("get", True),
     "customers:metadata_remove": ("post", True),
     "customers:subscription_action": ("post", True),
+    "portal_links:copy": ("post", True),
+    "portal_links:email": ("post", True),
     "activity:timeline": ("get", True),
     "activity:note_add": ("post", True),
     "activity:note": ("get", True),
@@ -50,6 +52,7 @@ DASHBOARD_ROUTES = {
     "orders:order_detail": ("get", False),
     "orders:subscription_detail": ("get", False),
     "organizations:tokens": ("get", False),
+    "organizations:portal": ("get", False),
     "organizations:token_revoke": ("post", False),
     "webhooks:endpoints": ("get", False),
     "webhooks:endpoint": ("get", False),
@@ -99,6 +102,7 @@ IMPORT_ROUTES = {
 NOTE_ROUTES = {"activity:note", "activity:note_edit", "activity:note_delete", "activity:note_pin"}
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
 OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke", "webhooks:endpoints"}
+OWNER_ONLY |= {"organizations:portal"}
 OWNER_ONLY |= ENDPOINT_ROUTES
 OWNER_ONLY |= {"audit:log", "audit:export"}
 
