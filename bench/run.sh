@@ -148,10 +148,15 @@ options=()
 if [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; then
     options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
 fi
-# Scenarios 1-20 are bench/scenarios.py's, 21-24 the import's (bench/imports.py).
+# Scenarios 21-24 are the import's (bench/imports.py), the others (1-20, 25-27)
+# bench/scenarios.py's.
 only_requests=() only_imports=()
 for n in ${BENCH_ONLY:-}; do
-    if [ "$n" -ge 21 ] 2>/dev/null; then only_imports+=("$n"); else only_requests+=("$n"); fi
+    if [ "$n" -ge 21 ] 2>/dev/null && [ "$n" -le 24 ]; then
+        only_imports+=("$n")
+    else
+        only_requests+=("$n")
+    fi
 done
 status=0
 if [ -z "${BENCH_ONLY:-}" ] || [ "${#only_requests[@]}" -gt 0 ]; then

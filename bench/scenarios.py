@@ -148,6 +148,23 @@ def login(base_url: str) -> str:
     return session
 
 
+PORTAL_COOKIE = "portal_session"
+
+
+def portal_sign_in(base_url: str, token: str) -> str:
+    """Follow the merchant's portal link with a customer session token, as the customer's
+    browser does; return the portal cookie it sets (its path is /portal/<slug>/)."""
+    client = Http(base_url)
+    response, _ = client.request(
+        "GET", f"/portal/{SCALE_SLUG}/?{urlencode({'customer_session_token': token})}", {}
+    )
+    cookie = _cookies(response).get(PORTAL_COOKIE)
+    client.close()
+    if response.status != 302 or not cookie:
+        raise SystemExit(f"The portal link answered {response.status} without a portal cookie.")
+    return cookie
+
+
 LOAD_MORE = re.compile(rb'<a class="button" href="([^"]+)"[^>]*>Load more</a>')
 
 
@@ -246,6 +263,10 @@ def build_scenarios(ctx: dict) -> list[Scenario]:
     session = {"Cookie": f"sessionid={ctx['session']}"}
     bearer = {"Authorization": f"Bearer {ctx['token']}"}
     json_bearer = {**bearer, "Content-Type": "application/json"}
+    # The heavy customer's own credentials: a customer session token (the portal API) and
+    # the portal cookie its link set (the hosted pages).
+    customer_bearer = {"Authorization": f"Bearer {ctx['portal_token']}"}
+    portal = {"Cookie": f"{PORTAL_COOKIE}={ctx['portal_cookie']}"}
     dashboard = f"/dashboard/{SCALE_SLUG}/customers/"
     customers = ctx["customers"]
 
@@ -338,6 +359,16 @@ end
         Scenario(20, f"Audit log by actor ({ctx['entries'] / 1e6:.1f}M entries)",
                  f"/dashboard/{SCALE_SLUG}/settings/audit-log/?actor=user:{ctx['bench_user']}",
                  session, targets=[Target("p50", 60 * ms, label="p50 ≤ 60 ms")]),
+        # 21-24 are the import's (bench/imports.py).
+        Scenario(25, "Portal API subscriptions.list, limit 100",
+                 "/v1/customer-portal/subscriptions/?limit=100", customer_bearer,
+                 targets=[Target("p50", 10 * ms, label="p50 ≤ 10 ms")]),
+        Scenario(26, f"Portal API orders.list ({ctx['heavy_orders']:,} orders), limit 100",
+                 "/v1/customer-portal/orders/?limit=100", customer_bearer,
+                 targets=[Target("p50", 10 * ms, label="p50 ≤ 10 ms")]),
+        Scenario(27, f"Portal home page ({ctx['heavy_orders']:,} orders)",
+                 f"/portal/{SCALE_SLUG}/", portal,
+                 targets=[Target("p50", 30 * ms, label="p50 ≤ 30 ms")]),
     ]  # fmt: skip
 
 
@@ -497,7 +528,7 @@ def count_queries(scenario: Scenario, ctx: dict, result: Result) -> None:
 
     client = Client(HTTP_HOST="127.0.0.1")
     if "Cookie" in scenario.headers:
-        client.cookies.load({"sessionid": ctx["session"]})
+        client.cookies.load(scenario.headers["Cookie"])
     headers = {k: v for k, v in scenario.headers.items() if k not in {"Cookie", "Content-Type"}}
     rng = _rng("queries")
 
@@ -599,6 +630,7 @@ def resolve_context(args) -> dict:
     from customers.models import Customer
     from orders.models import Order
     from organizations.models import Organization
+    from portal.services import customer_session_create
 
     organization = Organization.objects.get(slug=SCALE_SLUG)
     customers = Customer.objects.for_org(organization)
@@ -651,6 +683,8 @@ def resolve_context(args) -> dict:
         "heavy_entries": Entry.objects.filter(customer_id=heavy).count(),
         "bench_user": get_user_model().objects.get(username=BENCH_USER[0]).pk,
         "timeline_url": f"/v1/customers/{heavy}/timeline?limit=100",
+        # Lasts CUSTOMER_SESSION_TTL_SECONDS (1 h by default), longer than the run.
+        "portal_token": customer_session_create(customer=customers.get(pk=heavy))[1],
     }
 
 
@@ -880,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
     log("Resolving the scenario data ...")
     ctx = resolve_context(args)
     ctx["session"] = login(args.url)
+    ctx["portal_cookie"] = portal_sign_in(args.url, ctx["portal_token"])
     dashboard = f"/dashboard/{SCALE_SLUG}/customers/"
     log(f"Following {DEEP_PAGES} 'Load more' cursors for the deep list page ...")
     ctx["deep_url"] = deep_list_url(args.url, {"Cookie": f"sessionid={ctx['session']}"}, dashboard)
