@@ -99,7 +99,7 @@ def sign_in_code_request(
     code = f"{secrets.randbelow(1_000_000):06d}"
     customer = (
         Customer.objects.for_org(organization)
-        .filter(email__iexact=email_lower)
+        .with_email(email_lower)
         .only("pk", "email", "name", "locale")
         .first()
     )
@@ -161,9 +161,7 @@ def sign_in_code_verify(
             expected = code_hash(
                 organization_id=organization.pk, email_lower=email_lower, code=code.strip()
             )
-            customer = (
-                Customer.objects.for_org(organization).filter(email__iexact=email_lower).first()
-            )
+            customer = Customer.objects.for_org(organization).with_email(email_lower).first()
             if not hmac.compare_digest(expected, row.code_hash) or customer is None:
                 PortalSignInCode.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
                 refusal = _("That code is not right. Check the email and try again.")
