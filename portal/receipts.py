@@ -7,6 +7,8 @@ installs when it runs as root); it is imported when a PDF is asked for, not at s
 a machine without Pango still serves everything else.
 """
 
+from pathlib import Path
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
@@ -15,6 +17,8 @@ from django.views.decorators.http import require_http_methods
 from orders.models import Order
 from portal.models import CustomerSession
 from portal.views import _context, portal_page
+
+STYLESHEET = Path(__file__).with_name("receipt_pdf.css")
 
 
 def paid_order_or_404(session: CustomerSession, order_id) -> Order:
@@ -35,9 +39,12 @@ def receipt_pdf_bytes(request: HttpRequest, session: CustomerSession, order: Ord
     import weasyprint
 
     html = render_to_string("portal/receipt_pdf.html", _context(session, order=order), request)
-    # No base URL and no fetcher of outside resources: the document is self-contained
-    # (its stylesheet inline), so rendering never reaches the network or the disk.
-    return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
+    # No base URL and no fetcher of outside resources: the document and its stylesheet
+    # (read here, not fetched) are all there is, so rendering never reaches the network.
+    stylesheet = weasyprint.CSS(string=STYLESHEET.read_text(), url_fetcher=_refuse_fetch)
+    return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf(
+        stylesheets=[stylesheet]
+    )
 
 
 def _refuse_fetch(url: str, *args, **kwargs):
