@@ -85,6 +85,17 @@ def sort_enum(name: str, fields) -> type[StrEnum]:
     return StrEnum(name, members)
 
 
+def sort_order(sorting: list[str], allowed: dict[str, str]) -> list[str]:
+    """`order_by` fields for a list's `sorting` (each one of its `sort_enum` values: the
+    schema refused the rest), `allowed` mapping each sort key to its field; the ID breaks
+    ties in the last criterion's direction."""
+    fields = [
+        ("-" if criterion.startswith("-") else "") + allowed[criterion.removeprefix("-")]
+        for criterion in sorting
+    ]
+    return [*fields, "-id" if fields and fields[-1].startswith("-") else "id"]
+
+
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 

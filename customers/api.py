@@ -20,6 +20,7 @@ from core.api import (
     json_response,
     paginate,
     sort_enum,
+    sort_order,
     uuid_or_404,
     validation_error,
 )
@@ -83,7 +84,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
         customers.search(filters.query or "")
         .filter_active(filters.active)
         .filter_metadata(metadata)
-        .order_by(*_ordering(filters.sorting))
+        .order_by(*sort_order(filters.sorting, SORTINGS))
     )
     # Kept counters answer total_count for one metadata key alone, and for no filter or
     # `active` alone; otherwise the page proves it or the rows are counted (paginate).
@@ -312,13 +313,3 @@ def _update(customer, payload) -> Customer:
 def _state(customer: Customer) -> dict:
     subscriptions = Subscription.objects.filter(customer=customer).active().order_by("created_at")
     return customer_state_out(customer, subscriptions)
-
-
-def _ordering(sorting: list[str]) -> list[str]:
-    # Each criterion is a CustomerSortProperty: the schema refused anything else.
-    fields = [
-        ("-" if criterion.startswith("-") else "") + SORTINGS[criterion.removeprefix("-")]
-        for criterion in sorting
-    ]
-    last = "-id" if fields and fields[-1].startswith("-") else "id"
-    return [*fields, last]

@@ -19,6 +19,7 @@ from core.api import (
     json_response,
     paginate,
     sort_enum,
+    sort_order,
     validation_error,
 )
 from orders import services
@@ -50,15 +51,6 @@ class ListQuery(Schema):
     organization_id: list[UUID] | None = None
     page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")
-
-
-def _ordering(sorting: list[str], allowed: dict[str, str]) -> list[str]:
-    # Each criterion is one of the list's `sort_enum` values: the schema refused the rest.
-    fields = [
-        ("-" if criterion.startswith("-") else "") + allowed[criterion.removeprefix("-")]
-        for criterion in sorting
-    ]
-    return [*fields, "-id" if fields and fields[-1].startswith("-") else "id"]
 
 
 def _scoped(queryset, request, organization_id):
@@ -128,13 +120,8 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
         orders = orders.filter(subscription_id__in=filters.subscription_id)
     if filters.status:
         orders = orders.filter(status__in=filters.status)
-    if filters.product_billing_type:
-        types = set(filters.product_billing_type)
-        if types == {"one_time"}:
-            orders = orders.filter(subscription__isnull=True)
-        elif types == {"recurring"}:
-            orders = orders.filter(subscription__isnull=False)
-    orders = orders.order_by(*_ordering(filters.sorting, ORDER_SORTINGS))
+    orders = orders.of_billing_types(filters.product_billing_type)
+    orders = orders.order_by(*sort_order(filters.sorting, ORDER_SORTINGS))
     limit = min(filters.limit, MAX_LIMIT)
     return json_response(paginate(orders, page=filters.page, limit=limit, serialize=order_out))
 
@@ -200,7 +187,7 @@ def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionListQuer
         subscriptions = subscriptions.filter(status__in=filters.status)
     if filters.cancel_at_period_end is not None:
         subscriptions = subscriptions.filter(cancel_at_period_end=filters.cancel_at_period_end)
-    subscriptions = subscriptions.order_by(*_ordering(filters.sorting, SUBSCRIPTION_SORTINGS))
+    subscriptions = subscriptions.order_by(*sort_order(filters.sorting, SUBSCRIPTION_SORTINGS))
     return json_response(
         paginate(
             subscriptions,
@@ -315,7 +302,7 @@ def list_products(request: HttpRequest, filters: Query[ProductListQuery]):
         products = products.filter(is_archived=filters.is_archived)
     if filters.is_recurring is not None:
         products = products.filter(recurring_interval__isnull=not filters.is_recurring)
-    products = products.order_by(*_ordering(filters.sorting, PRODUCT_SORTINGS))
+    products = products.order_by(*sort_order(filters.sorting, PRODUCT_SORTINGS))
     return json_response(
         paginate(
             products, page=filters.page, limit=min(filters.limit, MAX_LIMIT), serialize=product_out

@@ -23,6 +23,16 @@ class OrderQuerySet(models.QuerySet):
     def paid(self) -> "OrderQuerySet":
         return self.filter(status__in=self.model.PAID_STATUSES)
 
+    def of_billing_types(self, types) -> "OrderQuerySet":
+        """Polar's `product_billing_type` filter: "one_time" orders have no subscription,
+        "recurring" ones have one; both (or none) filter nothing."""
+        types = set(types or ())
+        if types == {"one_time"}:
+            return self.filter(subscription__isnull=True)
+        if types == {"recurring"}:
+            return self.filter(subscription__isnull=False)
+        return self
+
     def revenue_by_currency(self) -> list[dict]:
         """One row per currency, most orders first: revenue (net of discounts and refunds,
         before tax), paid order count, average order value, first and last order."""

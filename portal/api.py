@@ -24,6 +24,7 @@ from core.api import (
     json_response,
     paginate,
     sort_enum,
+    sort_order,
     validation_error,
 )
 from customers import services as customer_services
@@ -195,14 +196,6 @@ class CustomerOrderListQuery(PortalListQuery):
     sorting: list[CustomerOrderSortProperty] = Field(["-created_at"])
 
 
-def _ordering(sorting: list[str], allowed: dict[str, str]) -> list[str]:
-    fields = [
-        ("-" if criterion.startswith("-") else "") + allowed[criterion.removeprefix("-")]
-        for criterion in sorting
-    ]
-    return [*fields, "-id" if fields and fields[-1].startswith("-") else "id"]
-
-
 def _searched(queryset, request: HttpRequest, query: str | None):
     """Polar's portal search: the product's name or the organization's. The organization is
     the session's, so matching its name matches every row."""
@@ -239,15 +232,10 @@ def list_portal_orders(request: HttpRequest, filters: Query[CustomerOrderListQue
         orders = orders.filter(product_id__in=filters.product_id)
     if filters.subscription_id:
         orders = orders.filter(subscription_id__in=filters.subscription_id)
-    if filters.product_billing_type:
-        types = set(filters.product_billing_type)
-        if types == {"one_time"}:
-            orders = orders.filter(subscription__isnull=True)
-        elif types == {"recurring"}:
-            orders = orders.filter(subscription__isnull=False)
+    orders = orders.of_billing_types(filters.product_billing_type)
     if any(s.removeprefix("-") == "net_amount" for s in filters.sorting):
         orders = orders.annotate(net=F("subtotal_amount") - F("discount_amount"))
-    orders = orders.order_by(*_ordering(filters.sorting, ORDER_SORTINGS))
+    orders = orders.order_by(*sort_order(filters.sorting, ORDER_SORTINGS))
     page = paginate(
         orders,
         page=filters.page,
@@ -329,7 +317,7 @@ def list_portal_subscriptions(request: HttpRequest, filters: Query[CustomerSubsc
             if filters.active
             else subscriptions.exclude(status__in=active)
         )
-    subscriptions = subscriptions.order_by(*_ordering(filters.sorting, SUBSCRIPTION_SORTINGS))
+    subscriptions = subscriptions.order_by(*sort_order(filters.sorting, SUBSCRIPTION_SORTINGS))
     page = paginate(
         subscriptions,
         page=filters.page,
