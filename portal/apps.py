@@ -2,7 +2,13 @@ from django.apps import AppConfig
 
 
 class PortalConfig(AppConfig):
-    """The customer's own side: customer sessions and the customer portal API (the hosted
-    pages and sign-in by code come later, on the same sessions)."""
+    """The customer's own side: customer sessions, the customer portal API, the hosted
+    pages and sign-in by emailed code."""
 
     name = "portal"
+
+    def ready(self) -> None:
+        from core import jobs
+        from portal.jobs import PURGE_EVERY_SECONDS, purge_expired
+
+        jobs.register("portal_purge", purge_expired, every=PURGE_EVERY_SECONDS)

@@ -33,6 +33,8 @@ class CustomerSession(BaseModel):
         indexes = [
             # A customer's sessions, to revoke them all (and to list them on a page later).
             models.Index(fields=["organization", "customer"], name="customer_session_customer"),
+            # The hourly purge of sessions that ended (portal.jobs).
+            models.Index(fields=["expires_at"], name="customer_session_expires"),
         ]
 
     def __str__(self) -> str:
@@ -67,6 +69,7 @@ class PortalSignInCode(BaseModel):
                 fields=["organization", "email_lower", "-created_at"],
                 name="portal_sign_in_code_email",
             ),
+            models.Index(fields=["expires_at"], name="portal_sign_in_code_expires"),
         ]
 
     def __str__(self) -> str:
