@@ -6,6 +6,10 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from core.metadata import MAX_KEY_LENGTH, key_errors, validate_metadata, value_errors
 from customers.countries import UNKNOWN_COUNTRY_MESSAGE, country_choices
@@ -23,13 +27,31 @@ SORTING_CHOICES = [
 assert {s.lstrip("-") for s, _ in SORTING_CHOICES} == set(SORTINGS)
 
 
+class CountrySelect(forms.Select):
+    """The country menu with its ~250 options written in one pass. Django's Select renders
+    a template per option: that was most of the time of every page showing the menu (the
+    portal's home page, a customer's edit form). Same markup, same attributes."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        options = "".join(
+            f'<option value="{escape(code)}"{" selected" if str(code) in selected else ""}>'
+            f"{escape(label)}</option>"
+            for code, label in self.choices
+        )
+        final_attrs = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(f'<select name="{escape(name)}"{final_attrs}>{options}</select>')
+
+
 class CountryField(forms.ChoiceField):
     """A menu of ISO 3166-1 countries by name that submits the code; a native <select>,
     so typing a name's first letters picks it, with or without JavaScript."""
 
+    widget = CountrySelect
+
     def __init__(self, **kwargs):
-        kwargs.setdefault("choices", lambda: [("", "Choose a country"), *country_choices()])
-        kwargs.setdefault("label", "Country")
+        kwargs.setdefault("choices", lambda: [("", _("Choose a country")), *country_choices()])
+        kwargs.setdefault("label", _("Country"))
         kwargs.setdefault("required", False)
         kwargs.setdefault("error_messages", {"invalid_choice": UNKNOWN_COUNTRY_MESSAGE})
         super().__init__(**kwargs)
