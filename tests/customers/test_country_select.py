@@ -31,7 +31,7 @@ def test_a_bound_form_keeps_the_choice_and_the_fields_attributes():
     assert 'name="country"' in html and 'id="id_country"' in html
     assert 'aria-invalid="true"' in html
     assert '<option value="FR">France</option>' in html
-    assert 'selected' not in html  # an unknown code selects nothing
+    assert "selected" not in html  # an unknown code selects nothing
     assert '<option value="FR" selected>France</option>' in str(
         BillingForm(initial={"country": "FR"})["country"]
     )
