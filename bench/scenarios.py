@@ -822,6 +822,21 @@ def postmaster_pid() -> int | None:
         return None
 
 
+def cpu_speed() -> float:
+    """Milliseconds of a fixed pure-Python loop, the best of five: the same code runs at
+    different speeds as a virtual machine's host is busier or quieter (by up to 1.6x here
+    within minutes), and every latency in the table moves with it."""
+
+    def loop() -> float:
+        start = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i * i
+        return (time.perf_counter() - start) * 1000
+
+    return min(loop() for _ in range(5))
+
+
 def machine_facts(ctx: dict, args, load_generator: str) -> list[tuple[str, str]]:
     import django
 
@@ -848,6 +863,9 @@ def machine_facts(ctx: dict, args, load_generator: str) -> list[tuple[str, str]]
                    "threads, DEBUG off, CONN_MAX_AGE=600"),
         ("load generator", load_generator),
         ("CPU busy before", f"{ctx['cpu_busy']:.0%} (2 s sample, servers idle)"),
+        ("CPU speed", "a fixed Python loop took {:.0f} ms before the run and {:.0f} ms after "
+                      "(a virtual machine's CPU speed drifts: compare runs by it)".format(
+                          *ctx["cpu_speed"])),
         ("CPU to others", f"{ctx['cpu_others']:.0%} of the machine during the run went to "
                           "processes other than the benchmark's"),
         ("data", f"{ctx['customers']:,} customers in the scale organization; tables "
@@ -931,6 +949,7 @@ def main(argv: list[str] | None = None) -> int:
 
     busy = cpu_busy()
     ctx["cpu_busy"] = busy
+    ctx["cpu_speed"] = [cpu_speed()]
     if busy > 0.2:
         log(f"warning: the CPUs were {busy:.0%} busy before the run: the figures will be noisy.")
     account = CpuAccount([args.app_pid or 0, args.export_pid, postmaster_pid() or 0])
@@ -965,6 +984,7 @@ def main(argv: list[str] | None = None) -> int:
             r.errors.append(f"{type(error).__name__}: {error}"[:300])
 
     ctx["cpu_others"] = account.others_share()
+    ctx["cpu_speed"].append(cpu_speed())
     api, floor = results.get(6), results.get(10)
     if api and floor and api.p50 and floor.p50:
         api.metrics["floor_p50"] = api.p50 / floor.p50

@@ -123,7 +123,14 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
     orders = orders.of_billing_types(filters.product_billing_type)
     orders = orders.order_by(*sort_order(filters.sorting, ORDER_SORTINGS))
     limit = min(filters.limit, MAX_LIMIT)
-    return json_response(paginate(orders, page=filters.page, limit=limit, serialize=order_out))
+    parts: dict = {}  # the page's customers, products and subscriptions, each built once
+    page = paginate(
+        orders,
+        page=filters.page,
+        limit=limit,
+        serialize=lambda order: order_out(order, parts),
+    )
+    return json_response(page)
 
 
 @orders_router.get(

@@ -338,7 +338,23 @@ def subscription_out(subscription: Subscription) -> dict:
     }
 
 
-def order_out(order: Order) -> dict:
+def page_part(page: dict | None, kind: str, obj, build) -> dict | None:
+    """`build(obj)`, once per object of a page: `page` keeps each part by kind and ID for
+    the page's rows (a customer's 100 orders share one customer and one product, whose
+    parts are the same dict in each row); without `page`, built each time."""
+    if obj is None:
+        return None
+    if page is None:
+        return build(obj)
+    key = (kind, obj.pk)
+    part = page.get(key)
+    if part is None:
+        part = page[key] = build(obj)
+    return part
+
+
+def order_out(order: Order, page: dict | None = None) -> dict:
+    """`page`: see `page_part` (a list passes one dict for all its rows)."""
     customer = order.customer
     product = order.product
     subscription = order.subscription
@@ -377,10 +393,10 @@ def order_out(order: Order) -> dict:
         "custom_field_data": {},
         "platform_fee_amount": 0,
         "platform_fee_currency": None,
-        "customer": customer_out(customer),
-        "product": product_base_out(product) if product else None,
+        "customer": page_part(page, "customer", customer, customer_out),
+        "product": page_part(page, "product", product, product_base_out),
         "discount": None,
-        "subscription": subscription_base_out(subscription) if subscription else None,
+        "subscription": page_part(page, "subscription", subscription, subscription_base_out),
         "items": [
             {
                 "created_at": order.created_at,

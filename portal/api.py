@@ -213,10 +213,11 @@ def _orders(request: HttpRequest):
 def _portal_order_out(request: HttpRequest):
     organization = organization_out(request.organization)
     customer = request.customer
+    parts: dict = {}  # the page's products and subscriptions, each built once
 
     def serialize(order: Order) -> dict:
         order.customer = customer  # the session's own: not read again per row
-        return portal_order_out(order, organization)
+        return portal_order_out(order, organization, parts)
 
     return serialize
 

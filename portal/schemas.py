@@ -24,6 +24,7 @@ from orders.schemas import (
     ProductFields,
     SubscriptionBase,
     order_out,
+    page_part,
     price_out,
     product_base_out,
     subscription_base_out,
@@ -291,10 +292,10 @@ def _subscription_fields(subscription: Subscription) -> dict:
     return data
 
 
-def portal_order_out(order: Order, organization: dict) -> dict:
+def portal_order_out(order: Order, organization: dict, page: dict | None = None) -> dict:
     """`organization` is the session's organization as `organization_out` gives it: one
-    dict shared by every row of a page."""
-    data = order_out(order)
+    dict shared by every row of a page; `page`, as `order_out` takes it."""
+    data = order_out(order, page)
     for name in (
         "metadata",
         "custom_field_data",
@@ -305,8 +306,12 @@ def portal_order_out(order: Order, organization: dict) -> dict:
     ):
         del data[name]
     product, subscription = order.product, order.subscription
-    data["product"] = portal_product_out(product, organization) if product else None
-    data["subscription"] = _subscription_fields(subscription) if subscription else None
+    data["product"] = page_part(
+        page, "portal_product", product, lambda p: portal_product_out(p, organization)
+    )
+    data["subscription"] = page_part(
+        page, "portal_subscription", subscription, _subscription_fields
+    )
     return data
 
 
