@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "imports",
     # Customer sessions and the customer portal API.
     "portal",
+    # Metrics over time: the metrics API and the overview page.
+    "analytics",
     "accounts",
     # seed_demo and seed_scale: above every app they fill.
     "demo",

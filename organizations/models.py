@@ -1,10 +1,11 @@
 import time
 
 from django.conf import settings
-from django.core.validators import URLValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 
 from core.models import BaseModel
+from core.timezones import validate_timezone
 
 
 class Organization(BaseModel):
@@ -43,6 +44,20 @@ class Organization(BaseModel):
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="The portal's back link when the session names none, such as "
         "https://example.com/account.",
+    )
+    # Analytics: a day is the merchant's day, in this zone; amounts are shown in this
+    # currency first (an organization selling in several gets a series for each).
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text="IANA name, such as Europe/Paris: where the overview's days begin.",
+    )
+    currency = models.CharField(
+        max_length=3,
+        default="usd",
+        validators=[RegexValidator(r"^[a-z]{3}$", "A currency is three lowercase letters.")],
+        help_text="The currency the overview shows first (ISO 4217, lowercase).",
     )
 
     class Meta:

@@ -1,0 +1,90 @@
+"""A range of dates cut into periods (hour, day, week, month, year) in a timezone.
+
+A day is the merchant's day: periods start at local midnight (or the local hour) and each
+ends where the next starts, so a day across a DST change lasts 23 or 25 hours and months
+keep their own lengths. Weeks start on Monday (ISO), as PostgreSQL's `date_trunc('week')`
+and Django's TruncWeek do. The first period starts at the start of the interval holding
+the range's first day (a month from the 1st), the last one ends at the end of the range
+(only the range's data counts in either); the one holding "now" is marked partial.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+INTERVALS = ("hour", "day", "week", "month", "year")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # aware, in the requested zone
+    end: datetime  # the next period's start (exclusive)
+    partial: bool = False  # holds now: its figures are still moving
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The first instant of `day` in `tz` (a day whose midnight is skipped by DST starts
+    at the first local time that exists)."""
+    moment = datetime(day.year, day.month, day.day, tzinfo=tz)
+    # A non-existent local time round-trips to another wall time: step to the real start.
+    back = moment.astimezone(ZoneInfo("UTC")).astimezone(tz)
+    if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
+        moment = back
+    return moment
+
+
+def _interval_start(day: date, interval: str) -> date:
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    if interval == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def _next_day(day: date, interval: str) -> date:
+    if interval == "day":
+        return day + timedelta(days=1)
+    if interval == "week":
+        return day + timedelta(days=7)
+    if interval == "month":
+        return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return day.replace(year=day.year + 1, month=1, day=1)
+
+
+def range_bounds(start_date: date, end_date: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants the range covers: from the first day's local midnight to the end of
+    the last day (exclusive)."""
+    return _local_midnight(start_date, tz), _local_midnight(end_date + timedelta(days=1), tz)
+
+
+def periods(
+    start_date: date, end_date: date, interval: str, tz: ZoneInfo, *, now: datetime
+) -> list[Period]:
+    """The periods of the range, oldest first (see the module's docstring)."""
+    if interval not in INTERVALS:
+        raise ValueError(f"Unknown interval {interval!r}.")
+    if end_date < start_date:
+        raise ValueError("end_date is before start_date.")
+    _, range_end = range_bounds(start_date, end_date, tz)
+    starts: list[datetime] = []
+    if interval == "hour":
+        # Hours step in absolute time: a DST day has 23 or 25 of them.
+        utc = ZoneInfo("UTC")
+        moment = _local_midnight(start_date, tz).astimezone(utc)
+        while moment < range_end:
+            starts.append(moment.astimezone(tz))
+            moment += timedelta(hours=1)
+    else:
+        day = _interval_start(start_date, interval)
+        while (moment := _local_midnight(day, tz)) < range_end:
+            starts.append(moment)
+            day = _next_day(day, interval)
+    # Each period ends where the next starts; the last at the range's end. The first may
+    # start before the range (a month from its 1st): only the range's data is counted.
+    ends = [*starts[1:], range_end]
+    return [
+        Period(start, end, partial=start <= now < end)
+        for start, end in zip(starts, ends, strict=True)
+    ]
