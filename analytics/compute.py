@@ -29,6 +29,7 @@ class Filters:
     product_ids: tuple = ()
     billing_types: tuple = ()  # "one_time" and/or "recurring"; none or both: all
     customer_ids: tuple = ()
+    nothing: bool = False  # an organization_id filter naming only others: no rows at all
 
     @property
     def billing_type(self) -> str | None:
@@ -63,13 +64,15 @@ def _key(moment: datetime, interval: str, tz: ZoneInfo):
 
 def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo, **aggregates):
     """{period key: {name: value}} for the rows of `queryset`, cut by `field_name`."""
+    result: dict = defaultdict(lambda: dict.fromkeys(aggregates, 0))
+    if queryset.query.is_empty():
+        return result
     rows = (
         queryset.annotate(bucket=Trunc(field_name, interval, tzinfo=tz))
         .values("bucket")
         .annotate(**aggregates)
         .order_by()
     )
-    result: dict = defaultdict(lambda: dict.fromkeys(aggregates, 0))
     for row in rows:
         bucket = result[_key(row.pop("bucket"), interval, tz)]
         for name, value in row.items():
@@ -79,6 +82,8 @@ def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo, **aggregat
 
 def _orders(organization, filters: Filters):
     orders = Order.objects.for_org(organization).paid().filter(currency=filters.currency)
+    if filters.nothing:
+        return orders.none()
     if filters.product_ids:
         orders = orders.filter(product_id__in=filters.product_ids)
     if filters.customer_ids:
@@ -90,7 +95,7 @@ def _subscriptions(organization, filters: Filters):
     subscriptions = Subscription.objects.for_org(organization).filter(
         currency=filters.currency, started_at__isnull=False
     )
-    if filters.billing_type == "one_time":
+    if filters.billing_type == "one_time" or filters.nothing:
         return subscriptions.none()
     if filters.product_ids:
         subscriptions = subscriptions.filter(product_id__in=filters.product_ids)
@@ -181,7 +186,7 @@ def compute(
         canceled = subscriptions.filter(canceled_at__gte=start, canceled_at__lt=end)
         raw["canceled"] = _bucketed(canceled, "canceled_at", interval, tz, count=Count("id"))
     standing = {"count": 0, "mrr": 0}
-    if stocks:
+    if stocks and not filters.nothing:
         standing = (
             subscriptions.filter(started_at__lt=start)
             .exclude(ended_at__lt=start)
@@ -191,6 +196,8 @@ def compute(
         checkouts = Checkout.objects.filter(
             organization=organization, created_at__gte=start, created_at__lt=end
         )
+        if filters.nothing:
+            checkouts = checkouts.none()
         if filters.product_ids:
             checkouts = checkouts.filter(product_id__in=filters.product_ids)
         if filters.customer_ids:
@@ -213,6 +220,8 @@ def compute(
         )
         if filters.customer_ids:
             customers = customers.filter(pk__in=filters.customer_ids)
+        if filters.nothing:
+            customers = customers.none()
         raw["customers"] = _bucketed(customers, "created_at", interval, tz, count=Count("id"))
 
     return _assemble(cut, interval, tz, raw, standing, wanted)

@@ -175,6 +175,7 @@ def _is_json(value) -> bool:
 def _register_routers() -> None:
     from activity.api import TAG, TAG_DESCRIPTION
     from activity.api import router as timeline_router
+    from analytics.api import router as metrics_router
     from checkouts.api import router as checkouts_router
     from customers.api import router as customers_router
     from imports.api import TAG as IMPORTS_TAG
@@ -200,6 +201,7 @@ def _register_routers() -> None:
     api.add_router("/customer-sessions/", sessions_router)
     # Authenticated by a customer session token, never an organization's (portal.auth).
     api.add_router("/customer-portal/", portal_router)
+    api.add_router("/metrics/", metrics_router)
 
 
 _register_routers()

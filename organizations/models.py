@@ -131,6 +131,7 @@ class AccessTokenScope(models.TextChoices):
     WEBHOOKS_READ = "webhooks:read", "Read webhook endpoints and deliveries"
     WEBHOOKS_WRITE = "webhooks:write", "Manage webhook endpoints and redeliver events"
     CUSTOMER_SESSIONS_WRITE = "customer_sessions:write", "Open customer portal sessions"
+    METRICS_READ = "metrics:read", "Read metrics"
 
 
 class OrganizationAccessToken(BaseModel):

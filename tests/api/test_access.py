@@ -120,6 +120,9 @@ OPERATIONS = {
     ("post", "/v1/customer-imports/{id}/cancel"): (None, 404),
     # Our customer means nothing to them: a 422 naming the field.
     ("post", "/v1/customer-sessions/"): ({"external_customer_id": "usr_1"}, "refused"),
+    # Figures of their own organization only: none of our orders in them.
+    ("get", "/v1/metrics/"): (None, "metrics"),
+    ("get", "/v1/metrics/limits"): (None, "limits"),
 }
 
 # The buyer's endpoints take no token: the checkout's client secret is the key. Without
@@ -141,7 +144,10 @@ RESOURCE = {
     "webhooks/events": "webhooks/events",
     "customer-imports": "customer-imports",
     "customer-sessions": None,  # a create only
+    "metrics": None,
 }
+# Every year since metrics begin: whatever the rows' dates, they are in the range.
+METRICS_RANGE = "?start_date=2000-01-01&end_date=2099-12-31&interval=year"
 
 
 def test_every_api_operation_has_access_tests():
@@ -164,6 +170,8 @@ def url(path: str, rows) -> str:
     parts = path.split("/")
     # Webhook paths name their resource in two segments: /v1/webhooks/endpoints/{id}.
     resource = RESOURCE["/".join(parts[2:4]) if parts[2] == "webhooks" else parts[2]]
+    if path == "/v1/metrics/":
+        return path + METRICS_RANGE
     return path.format(
         id=rows.get(resource), external_id=rows["external_id"], note_id=rows.get("note")
     )
@@ -223,6 +231,11 @@ def test_another_organizations_token_never_reaches_our_rows(
     elif outcome == "list":
         assert response.status_code == 200
         assert response.json()["items"] == []
+    elif outcome == "metrics":
+        assert response.status_code == 200
+        assert response.json()["totals"]["orders"] == 0
+    elif outcome == "limits":
+        assert response.status_code == 200
     elif outcome == "csv":
         assert response.status_code == 200
         text = b"".join(response.streaming_content).decode()
