@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, When
+from django.db import connection
+from django.db.models import Case, Count, DateField, F, IntegerField, Q, Sum, When
 from django.db.models.functions import Trunc
 
 from analytics.metrics import BY_SLUG, METRICS
+from analytics.models import (
+    DailyCheckoutFigures,
+    DailyCustomerFigures,
+    DailyOrderFigures,
+    DailySubscriptionFigures,
+)
 from analytics.periods import Period, periods, range_bounds
 from checkouts.models import Checkout
 from customers.models import Customer
@@ -45,6 +52,12 @@ class Figures:
     slugs: list[str] = field(default_factory=list)
 
 
+# A metric's billing type is its orders' billing reason: a one-time purchase, or the
+# first charge or a renewal of a subscription.
+BILLING_REASONS = {
+    "one_time": ("purchase",),
+    "recurring": ("subscription_create", "subscription_cycle"),
+}
 NET = F("subtotal_amount") - F("discount_amount")
 REFUNDED = F("refunded_amount")
 
@@ -53,30 +66,38 @@ def _sum(expression, condition: Q | None = None):
     return Sum(expression, filter=condition, default=0)
 
 
-def _key(moment: datetime, interval: str, tz: ZoneInfo):
+def _key(moment, interval: str, tz: ZoneInfo | None):
     """What a period and a truncated row share: the local start (a date from days up; the
-    local wall hour for hours)."""
+    local wall hour for hours). The kept figures' rows are already local dates."""
+    if not isinstance(moment, datetime):
+        return moment
     local = moment.astimezone(tz)
     if interval == "hour":
         return local.replace(tzinfo=None, minute=0, second=0, microsecond=0)
     return local.date()
 
 
-def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo, **aggregates):
-    """{period key: {name: value}} for the rows of `queryset`, cut by `field_name`."""
+def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo | None, **aggregates):
+    """{period key: {name: value}} for the rows of `queryset`, cut by `field_name` (a
+    datetime cut in `tz`, or a date with `tz` None)."""
     result: dict = defaultdict(lambda: dict.fromkeys(aggregates, 0))
     if queryset.query.is_empty():
         return result
+    # Aliased: an aggregate may share its name with a column (the kept rows' `orders`).
     rows = (
-        queryset.annotate(bucket=Trunc(field_name, interval, tzinfo=tz))
+        queryset.annotate(
+            bucket=Trunc(field_name, interval, tzinfo=tz)
+            if tz is not None
+            else Trunc(field_name, interval, output_field=DateField())
+        )
         .values("bucket")
-        .annotate(**aggregates)
+        .annotate(**{f"v_{name}": aggregate for name, aggregate in aggregates.items()})
         .order_by()
     )
     for row in rows:
         bucket = result[_key(row.pop("bucket"), interval, tz)]
         for name, value in row.items():
-            bucket[name] += value or 0
+            bucket[name[2:]] += value or 0
     return result
 
 
@@ -88,7 +109,8 @@ def _orders(organization, filters: Filters):
         orders = orders.filter(product_id__in=filters.product_ids)
     if filters.customer_ids:
         orders = orders.filter(customer_id__in=filters.customer_ids)
-    return orders.of_billing_types(filters.billing_types)
+    reasons = BILLING_REASONS.get(filters.billing_type)
+    return orders.filter(billing_reason__in=reasons) if reasons else orders
 
 
 def _subscriptions(organization, filters: Filters):
@@ -125,6 +147,43 @@ ORDER_AGGREGATES = {
 }
 
 
+ORDER_SLUGS = {
+    "orders",
+    "revenue",
+    "net_revenue",
+    "cumulative_revenue",
+    "net_cumulative_revenue",
+    "average_order_value",
+    "net_average_order_value",
+    "one_time_products",
+    "one_time_products_revenue",
+    "one_time_products_net_revenue",
+    "new_subscriptions_revenue",
+    "new_subscriptions_net_revenue",
+    "renewed_subscriptions",
+    "renewed_subscriptions_revenue",
+    "renewed_subscriptions_net_revenue",
+}
+STOCK_SLUGS = {
+    "active_subscriptions",
+    "monthly_recurring_revenue",
+    "annual_recurring_revenue",
+    "churn_rate",
+}
+CHECKOUT_SLUGS = {"checkouts", "succeeded_checkouts", "checkouts_conversion"}
+
+
+def uses_kept_figures(organization, interval: str, tz: ZoneInfo, filters: Filters) -> bool:
+    """Whether the daily figures PostgreSQL keeps can answer: they are days of the
+    organization's own zone, and know no customer."""
+    return (
+        connection.vendor == "postgresql"
+        and interval != "hour"
+        and tz.key == organization.timezone
+        and not filters.customer_ids
+    )
+
+
 def compute(
     *,
     organization,
@@ -136,65 +195,73 @@ def compute(
     now: datetime,
     slugs: list[str] | None = None,
 ) -> Figures:
-    """Every metric (or those of `slugs`) for each period of the range, and the totals."""
+    """Every metric (or those of `slugs`) for each period of the range, and the totals:
+    from the kept daily figures where they can answer, else from the tables."""
     cut = periods(start_date, end_date, interval, tz, now=now)
-    start, end = range_bounds(start_date, end_date, tz)
     wanted = [m.slug for m in METRICS if not slugs or m.slug in slugs]
     needs = set(wanted)
-
-    def any_of(*names: str) -> bool:
-        return bool(needs & set(names))
-
+    source_class = KeptFigures if uses_kept_figures(organization, interval, tz, filters) else Tables
+    source = source_class(organization, start_date, end_date, interval, tz, filters)
     raw: dict[str, dict] = {}
-    if any_of(
-        "orders",
-        "revenue",
-        "net_revenue",
-        "cumulative_revenue",
-        "net_cumulative_revenue",
-        "average_order_value",
-        "net_average_order_value",
-        "one_time_products",
-        "one_time_products_revenue",
-        "one_time_products_net_revenue",
-        "new_subscriptions_revenue",
-        "new_subscriptions_net_revenue",
-        "renewed_subscriptions",
-        "renewed_subscriptions_revenue",
-        "renewed_subscriptions_net_revenue",
-    ):
-        orders = _orders(organization, filters).filter(created_at__gte=start, created_at__lt=end)
-        raw["orders"] = _bucketed(orders, "created_at", interval, tz, **ORDER_AGGREGATES)
-    subscriptions = _subscriptions(organization, filters)
-    stocks = any_of(
-        "active_subscriptions",
-        "monthly_recurring_revenue",
-        "annual_recurring_revenue",
-        "churn_rate",
-    )
-    if stocks or "new_subscriptions" in needs:
-        started = subscriptions.filter(started_at__gte=start, started_at__lt=end)
-        raw["started"] = _bucketed(
-            started, "started_at", interval, tz, count=Count("id"), mrr=_sum(MONTHLY)
-        )
-    if stocks or "churned_subscriptions" in needs:
-        ended = subscriptions.filter(ended_at__gte=start, ended_at__lt=end)
-        raw["ended"] = _bucketed(
-            ended, "ended_at", interval, tz, count=Count("id"), mrr=_sum(MONTHLY)
-        )
-    if "canceled_subscriptions" in needs:
-        canceled = subscriptions.filter(canceled_at__gte=start, canceled_at__lt=end)
-        raw["canceled"] = _bucketed(canceled, "canceled_at", interval, tz, count=Count("id"))
+    if needs & ORDER_SLUGS:
+        raw["orders"] = source.orders()
+    stocks = bool(needs & STOCK_SLUGS)
+    if stocks or needs & {"new_subscriptions", "churned_subscriptions", "canceled_subscriptions"}:
+        raw["started"], raw["ended"], raw["canceled"] = source.subscription_events()
     standing = {"count": 0, "mrr": 0}
     if stocks and not filters.nothing:
-        standing = (
-            subscriptions.filter(started_at__lt=start)
-            .exclude(ended_at__lt=start)
+        standing = source.standing()
+    if needs & CHECKOUT_SLUGS:
+        raw["checkouts"] = source.checkouts()
+    if "new_customers" in needs:
+        raw["customers"] = source.customers()
+    return _assemble(cut, interval, tz, raw, standing, wanted)
+
+
+class Tables:
+    """The figures summed from the orders, subscriptions, checkouts and customers."""
+
+    def __init__(self, organization, start_date, end_date, interval, tz, filters: Filters):
+        self.organization, self.interval, self.tz, self.filters = (
+            organization,
+            interval,
+            tz,
+            filters,
+        )
+        self.start, self.end = range_bounds(start_date, end_date, tz)
+
+    def _cut(self, queryset, field_name: str, **aggregates):
+        return _bucketed(queryset, field_name, self.interval, self.tz, **aggregates)
+
+    def orders(self):
+        orders = _orders(self.organization, self.filters).filter(
+            created_at__gte=self.start, created_at__lt=self.end
+        )
+        return self._cut(orders, "created_at", **ORDER_AGGREGATES)
+
+    def subscription_events(self):
+        subscriptions = _subscriptions(self.organization, self.filters)
+        started = subscriptions.filter(started_at__gte=self.start, started_at__lt=self.end)
+        ended = subscriptions.filter(ended_at__gte=self.start, ended_at__lt=self.end)
+        canceled = subscriptions.filter(canceled_at__gte=self.start, canceled_at__lt=self.end)
+        return (
+            self._cut(started, "started_at", count=Count("id"), mrr=_sum(MONTHLY)),
+            self._cut(ended, "ended_at", count=Count("id"), mrr=_sum(MONTHLY)),
+            self._cut(canceled, "canceled_at", count=Count("id")),
+        )
+
+    def standing(self):
+        return (
+            _subscriptions(self.organization, self.filters)
+            .filter(started_at__lt=self.start)
+            .exclude(ended_at__lt=self.start)
             .aggregate(count=Count("id"), mrr=_sum(MONTHLY))
         )
-    if any_of("checkouts", "succeeded_checkouts", "checkouts_conversion"):
+
+    def checkouts(self):
+        filters = self.filters
         checkouts = Checkout.objects.filter(
-            organization=organization, created_at__gte=start, created_at__lt=end
+            organization=self.organization, created_at__gte=self.start, created_at__lt=self.end
         )
         if filters.nothing:
             checkouts = checkouts.none()
@@ -202,29 +269,126 @@ def compute(
             checkouts = checkouts.filter(product_id__in=filters.product_ids)
         if filters.customer_ids:
             checkouts = checkouts.filter(customer_id__in=filters.customer_ids)
-        if filters.billing_type == "one_time":
-            checkouts = checkouts.filter(product__recurring_interval__isnull=True)
-        elif filters.billing_type == "recurring":
-            checkouts = checkouts.filter(product__recurring_interval__isnull=False)
-        raw["checkouts"] = _bucketed(
+        if filters.billing_type is not None:
+            recurring = filters.billing_type == "recurring"
+            checkouts = checkouts.filter(product__recurring_interval__isnull=not recurring)
+        return self._cut(
             checkouts,
             "created_at",
-            interval,
-            tz,
             checkouts=Count("id"),
             succeeded=Count("id", filter=Q(status=Checkout.Status.SUCCEEDED)),
         )
-    if "new_customers" in needs:
-        customers = Customer.objects.for_org(organization).filter(
-            deleted_at__isnull=True, created_at__gte=start, created_at__lt=end
-        )
-        if filters.customer_ids:
-            customers = customers.filter(pk__in=filters.customer_ids)
-        if filters.nothing:
-            customers = customers.none()
-        raw["customers"] = _bucketed(customers, "created_at", interval, tz, count=Count("id"))
 
-    return _assemble(cut, interval, tz, raw, standing, wanted)
+    def customers(self):
+        customers = Customer.objects.for_org(self.organization).filter(
+            deleted_at__isnull=True, created_at__gte=self.start, created_at__lt=self.end
+        )
+        if self.filters.customer_ids:
+            customers = customers.filter(pk__in=self.filters.customer_ids)
+        if self.filters.nothing:
+            customers = customers.none()
+        return self._cut(customers, "created_at", count=Count("id"))
+
+
+class KeptFigures(Tables):
+    """The same figures summed from the daily rows PostgreSQL keeps (analytics.models):
+    a year by day is a few thousand rows, not a million orders."""
+
+    def __init__(self, organization, start_date, end_date, interval, tz, filters: Filters):
+        super().__init__(organization, start_date, end_date, interval, tz, filters)
+        self.start_date, self.end_date = start_date, end_date
+
+    def _rows(self, model, *, products: bool = True):
+        rows = model.objects.filter(
+            organization_id=self.organization.pk,
+            day__gte=self.start_date,
+            day__lte=self.end_date,
+        )
+        if self.filters.nothing:
+            return rows.none()
+        if products and self.filters.product_ids:
+            rows = rows.filter(product_id__in=self.filters.product_ids)
+        return rows
+
+    def _cut(self, queryset, field_name: str = "day", **aggregates):
+        return _bucketed(queryset, "day", self.interval, None, **aggregates)
+
+    def orders(self):
+        rows = self._rows(DailyOrderFigures).filter(currency=self.filters.currency)
+        reasons = BILLING_REASONS.get(self.filters.billing_type)
+        if reasons:
+            rows = rows.filter(billing_reason__in=reasons)
+
+        def of(reason: str, column: str = "orders"):
+            return _sum(column, Q(billing_reason=reason))
+
+        return self._cut(
+            rows,
+            orders=_sum("orders"),
+            revenue=_sum("revenue"),
+            refunded=_sum("refunded"),
+            one_time_products=of("purchase"),
+            one_time_products_revenue=of("purchase", "revenue"),
+            one_time_refunded=of("purchase", "refunded"),
+            new_subscriptions_revenue=of("subscription_create", "revenue"),
+            new_refunded=of("subscription_create", "refunded"),
+            renewed_subscriptions=of("subscription_cycle"),
+            renewed_subscriptions_revenue=of("subscription_cycle", "revenue"),
+            renewed_refunded=of("subscription_cycle", "refunded"),
+        )
+
+    def _subscription_rows(self, rows):
+        rows = rows.filter(currency=self.filters.currency)
+        if self.filters.billing_type == "one_time":
+            return rows.none()
+        return rows
+
+    def subscription_events(self):
+        rows = self._subscription_rows(self._rows(DailySubscriptionFigures))
+        events = self._cut(
+            rows,
+            started=_sum("started"),
+            started_mrr=_sum("started_mrr"),
+            ended=_sum("ended"),
+            ended_mrr=_sum("ended_mrr"),
+            canceled=_sum("canceled"),
+        )
+        started, ended, canceled = {}, {}, {}
+        for key, row in events.items():
+            started[key] = {"count": row["started"], "mrr": row["started_mrr"]}
+            ended[key] = {"count": row["ended"], "mrr": row["ended_mrr"]}
+            canceled[key] = {"count": row["canceled"]}
+        return started, ended, canceled
+
+    def standing(self):
+        rows = DailySubscriptionFigures.objects.filter(
+            organization_id=self.organization.pk, day__lt=self.start_date
+        )
+        if self.filters.product_ids:
+            rows = rows.filter(product_id__in=self.filters.product_ids)
+        rows = self._subscription_rows(rows)
+        if rows.query.is_empty():
+            return {"count": 0, "mrr": 0}
+        totals = rows.aggregate(
+            started=_sum("started"),
+            ended=_sum("ended"),
+            started_mrr=_sum("started_mrr"),
+            ended_mrr=_sum("ended_mrr"),
+        )
+        return {
+            "count": totals["started"] - totals["ended"],
+            "mrr": totals["started_mrr"] - totals["ended_mrr"],
+        }
+
+    def checkouts(self):
+        rows = self._rows(DailyCheckoutFigures)
+        if self.filters.billing_type is not None:
+            rows = rows.filter(recurring=self.filters.billing_type == "recurring")
+        return self._cut(rows, checkouts=_sum("checkouts"), succeeded=_sum("succeeded"))
+
+    def customers(self):
+        rows = self._rows(DailyCustomerFigures, products=False)
+        return self._cut(rows, count=_sum("customers"))
 
 
 def _ratio(numerator: float, denominator: float, *, money: bool = False):
