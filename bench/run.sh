@@ -83,7 +83,8 @@ $python manage.py seed_scale --customers "$customers"
 # index-only scans and the planner's estimates depend on: measure a vacuumed database.
 "$PG_BINDIR/psql" "$DATABASE_URL" -qc "VACUUM (ANALYZE)"
 token="$($python manage.py create_access_token --organization scale --name "bench $(date -u +%FT%TZ)" \
-    --scopes customers:read customers:write orders:read subscriptions:read products:read)"
+    --scopes customers:read customers:write orders:read subscriptions:read products:read \
+    metrics:read)"
 
 free_port() {
     $python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -262,6 +262,11 @@ class Result:
 def build_scenarios(ctx: dict) -> list[Scenario]:
     session = {"Cookie": f"sessionid={ctx['session']}"}
     bearer = {"Authorization": f"Bearer {ctx['token']}"}
+    # The last 365 days (UTC, the scale organization's zone), a point per day.
+    today = datetime.now(UTC).date()
+    metrics_year = (
+        f"/v1/metrics/?start_date={today - timedelta(days=364)}&end_date={today}&interval=day"
+    )
     json_bearer = {**bearer, "Content-Type": "application/json"}
     # The heavy customer's own credentials: a customer session token (the portal API) and
     # the portal cookie its link set (the hosted pages).
@@ -369,6 +374,12 @@ end
         Scenario(27, f"Portal home page ({ctx['heavy_orders']:,} orders)",
                  f"/portal/{SCALE_SLUG}/", portal,
                  targets=[Target("p50", 30 * ms, label="p50 ≤ 30 ms")]),
+        # 28-29 are the customer list sorted by lifetime revenue.
+        Scenario(30, "Metrics API, 12 months by day", metrics_year, bearer,
+                 targets=[Target("p50", 50 * ms, label="p50 ≤ 50 ms")]),
+        Scenario(31, f"Metrics API, 12 months by day, one customer ({ctx['heavy_orders']:,} "
+                     "orders)", f"{metrics_year}&customer_id={ctx['heavy_id']}", bearer,
+                 targets=[Target("p50", 15 * ms, label="p50 ≤ 15 ms")]),
     ]  # fmt: skip
 
 
