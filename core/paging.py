@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Func, IntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 
@@ -46,7 +46,7 @@ def keyset_page(
     sort_key = sort_key.desc() if descending else sort_key.asc()
     queryset = queryset.order_by(sort_key, f"{direction}id")
     if cursor:
-        value, last_id = decode_cursor(cursor, field=field)
+        value, last_id = decode_cursor(cursor, field=field, integer=_is_integer(queryset, field))
         after = "lt" if descending else "gt"
         # The redundant `field <= value` (or >=) is what PostgreSQL can start the index
         # scan from; the OR alone is applied row by row, so deep pages got slower.
@@ -61,8 +61,23 @@ def keyset_page(
     return Page(rows=rows[:limit], next_cursor=encode_cursor(getattr(last, field), last.id))
 
 
-def _unindexed(queryset: QuerySet, field: str) -> RawSQL:
+def _sort_output_field(queryset: QuerySet, field: str):
+    annotation = queryset.query.annotations.get(field)
+    if annotation is not None:
+        return annotation.output_field
+    return queryset.model._meta.get_field(field)
+
+
+def _is_integer(queryset: QuerySet, field: str) -> bool:
+    return isinstance(_sort_output_field(queryset, field), IntegerField)
+
+
+def _unindexed(queryset: QuerySet, field: str):
     """The same order as the column; only the planner sees a difference."""
+    if field in queryset.query.annotations:  # e.g. a kept figure of the customer row
+        suffix = "+ interval '0'" if field.endswith("_at") else "+ 0"
+        output = _sort_output_field(queryset, field)
+        return Func(F(field), template=f"(%(expressions)s {suffix})", output_field=output)
     column = f'"{queryset.model._meta.db_table}"."{field}"'
     if field.endswith("_at"):
         return RawSQL(f"({column} + interval '0')", ())
@@ -76,7 +91,7 @@ def encode_cursor(value: Any, row_id: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *, field: str) -> tuple[Any, str]:
+def decode_cursor(cursor: str, *, field: str, integer: bool = False) -> tuple[Any, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, row_id = json.loads(raw)
@@ -86,6 +101,9 @@ def decode_cursor(cursor: str, *, field: str) -> tuple[Any, str]:
             if value.tzinfo is None:
                 raise TypeError(value)
             value = value.astimezone(UTC)  # one PostgreSQL takes (year 1 to 9999 in UTC)
+        elif integer:
+            if type(value) is not int or abs(value) >= 2**63:  # a bool is no amount
+                raise TypeError(value)
         elif not isinstance(value, str):
             raise TypeError(value)
     except (ValueError, TypeError, AttributeError, OverflowError) as error:

@@ -29,7 +29,7 @@ from customers import services
 from customers.counts import created_day_seek, customer_count, metadata_count
 from customers.export import csv_pieces
 from customers.models import EMAIL_MAX_LENGTH, Customer
-from customers.querysets import SORTINGS, metadata_filters
+from customers.querysets import FIGURE_SORTINGS, SORTINGS, metadata_filters
 from customers.schemas import (
     CustomerCreateIn,
     CustomerList,
@@ -59,7 +59,11 @@ class CustomerListQuery(Schema):
     active: bool | None = None
     page: int = Field(1, ge=1, le=10_000_000)
     limit: int = Field(10, ge=1, description="Size of a page; at most 100 (larger is capped).")
-    sorting: list[CustomerSortProperty] = Field(["-created_at"])
+    sorting: list[CustomerSortProperty] = Field(
+        ["-created_at"],
+        description="Sort keys, `-` for descending. `lifetime_revenue` and `last_order_at` "
+        "are this server's extension to Polar's (the customer's JSON shape is unchanged).",
+    )
 
 
 class ExportQuery(Schema):
@@ -71,6 +75,11 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     """List the organization's customers. Filter by metadata with `metadata[key]=value`
     (values of one key match any, different keys must all match).
 
+    Beyond Polar's sort keys, this server sorts by `lifetime_revenue` (net of discounts
+    and refunds, before tax, in the currency of the customer's first paid order) and
+    `last_order_at` (the newest paid order; a customer without one sorts as the
+    earliest): an extension, the customers' JSON is Polar's.
+
     **Scopes**: `customers:read` `customers:write`
     """
     customers = Customer.objects.for_org(request.organization)
@@ -80,6 +89,9 @@ def list_customers(request: HttpRequest, filters: Query[CustomerListQuery]):
     if filters.email:
         customers = customers.filter(email__iexact=filters.email.strip())
     metadata = metadata_filters(request.GET)
+    for criterion in filters.sorting:
+        if (field := SORTINGS[criterion.removeprefix("-")]) in FIGURE_SORTINGS:
+            customers = customers.sorted_by_figure(field)
     customers = (
         customers.search(filters.query or "")
         .filter_active(filters.active)

@@ -23,6 +23,10 @@ SORTING_CHOICES = [
     ("-email", "Email Z to A"),
     ("name", "Name A to Z"),
     ("-name", "Name Z to A"),
+    ("-lifetime_revenue", "Highest lifetime revenue"),
+    ("lifetime_revenue", "Lowest lifetime revenue"),
+    ("-last_order_at", "Latest order first"),
+    ("last_order_at", "Oldest order first"),
 ]
 assert {s.lstrip("-") for s, _ in SORTING_CHOICES} == set(SORTINGS)
 
@@ -73,7 +77,8 @@ class CountryField(forms.ChoiceField):
 
 
 class CustomerListForm(forms.Form):
-    """The list's state, named as the API names it: query, active, sorting."""
+    """The list's state, named as the API names it: query, active, sorting; and the
+    dashboard's own `column`, a metadata key shown as a column."""
 
     query = forms.CharField(required=False, max_length=200, label="Search")
     active = forms.TypedChoiceField(
@@ -83,6 +88,7 @@ class CustomerListForm(forms.Form):
         empty_value=None,
     )
     sorting = forms.ChoiceField(required=False, choices=SORTING_CHOICES, label="Sort")
+    column = forms.CharField(required=False, max_length=MAX_KEY_LENGTH, label="Metadata column")
 
     def clean_sorting(self) -> str:
         return self.cleaned_data["sorting"] or DEFAULT_SORTING

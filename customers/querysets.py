@@ -5,20 +5,33 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, models, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, GreaterThan
 
 METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
 INTEGER = re.compile(r"-?\d+")
 DECIMAL = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?")
 
-# Sort keys as the API names them, each mapped to its model field.
-SORTINGS = {"created_at": "created_at", "email": "email", "name": "name"}
+# Sort keys as the API names them, each mapped to its model field, or to the annotation
+# of `CustomerQuerySet.with_figures()` for the kept figures (see FIGURE_SORTINGS).
+SORTINGS = {
+    "created_at": "created_at",
+    "email": "email",
+    "name": "name",
+    "lifetime_revenue": "lifetime_revenue",
+    "last_order_at": "last_order_sort_at",
+}
+FIGURE_SORTINGS = {"lifetime_revenue", "last_order_sort_at"}
+# A customer without a paid order sorts by last order as if it were this early (migration
+# 0012 spells the same expression for its index, which the planner matches by its text).
+NO_ORDER_SORT_AT = datetime(1, 1, 1, tzinfo=UTC)
+LAST_ORDER_SORT_SQL = "COALESCE({table}.last_order_at, '0001-01-01 00:00:00+00'::timestamptz)"
 DEFAULT_SORTING = "-created_at"
 
 # The dashboard list counts its matches exactly up to this many; past it, it says "about"
@@ -45,7 +58,89 @@ class ActiveSubscriptions(models.Expression):
         return f"{alias}.active_subscriptions", []
 
 
+class KeptFigure(models.Expression):
+    """A column of the customer row that PostgreSQL's triggers keep (migration 0011: the
+    list's figures; not model fields, as `ActiveSubscriptions`), or an SQL template over
+    the customer table's alias (`{table}`), named through the query's own alias."""
+
+    def __init__(self, sql: str, output_field):
+        super().__init__(output_field=output_field)
+        self.sql = sql if "{table}" in sql else f"{{table}}.{sql}"
+
+    def as_sql(self, compiler, connection):
+        alias = compiler.quote_name(compiler.query.get_initial_alias())
+        return self.sql.format(table=alias), []
+
+
+def _figures_postgres() -> dict:
+    money, currency = models.BigIntegerField(), models.CharField()
+    return {
+        "lifetime_revenue": KeptFigure("lifetime_revenue", money),
+        "revenue_currency": KeptFigure("revenue_currency", currency),
+        "mrr": KeptFigure("mrr", money),
+        "mrr_currency": KeptFigure("mrr_currency", currency),
+        "last_order_at": KeptFigure("last_order_at", models.DateTimeField()),
+        "last_order_sort_at": KeptFigure(LAST_ORDER_SORT_SQL, models.DateTimeField()),
+    }
+
+
+def _first_currency(rows) -> Subquery:
+    return Subquery(rows.order_by("created_at", "id").values("currency")[:1])
+
+
+def _sum_of(rows, amount) -> Coalesce:
+    total = rows.order_by().values("customer").annotate(total=Sum(amount)).values("total")
+    return Coalesce(Subquery(total), 0, output_field=models.BigIntegerField())
+
+
+def _figures_sqlite() -> dict:
+    """The same figures as the triggers keep, as correlated subqueries (SQLite's data is
+    small): the definitions of migration 0011 in ORM terms."""
+    from orders.models import Order, Subscription
+
+    paid = Order.objects.paid().filter(customer=OuterRef("pk"))
+    active = Subscription.objects.active().filter(customer=OuterRef("pk"))
+    net = F("subtotal_amount") - F("discount_amount") - F("refunded_amount")
+    monthly = Case(
+        When(recurring_interval="year", then=F("amount") / 12),
+        default=F("amount"),
+        output_field=models.BigIntegerField(),
+    )
+    last = Subquery(paid.order_by("-created_at").values("created_at")[:1])
+    return {
+        "revenue_currency": _first_currency(paid),
+        "lifetime_revenue": _sum_of(paid.filter(currency=OuterRef("revenue_currency")), net),
+        "mrr_currency": _first_currency(active),
+        "mrr": _sum_of(active.filter(currency=OuterRef("mrr_currency")), monthly),
+        "last_order_at": last,
+        "last_order_sort_at": Coalesce(
+            last, Value(NO_ORDER_SORT_AT), output_field=models.DateTimeField()
+        ),
+    }
+
+
 class CustomerQuerySet(models.QuerySet):
+    def with_figures(self) -> "CustomerQuerySet":
+        """Annotate the list's figures: `lifetime_revenue` (with `revenue_currency`),
+        `mrr` (with `mrr_currency`), `last_order_at` and the sort key
+        `last_order_sort_at`. PostgreSQL reads the columns its triggers keep (migration
+        0011), SQLite computes the same from the orders and subscriptions."""
+        if connection.vendor == "postgresql":
+            return self.annotate(**_figures_postgres())
+        return self.annotate(**_figures_sqlite())
+
+    def sorted_by_figure(self, field: str) -> "CustomerQuerySet":
+        """Alias only what sorting by `field` (a FIGURE_SORTINGS annotation) needs, for
+        the API, whose rows do not show the figures."""
+        if connection.vendor == "postgresql":
+            return self.alias(**{field: _figures_postgres()[field]})
+        figures = _figures_sqlite()
+        if field == "lifetime_revenue":
+            return self.alias(revenue_currency=figures["revenue_currency"]).alias(
+                lifetime_revenue=figures["lifetime_revenue"]
+            )
+        return self.alias(**{field: figures[field]})
+
     def for_org(self, organization) -> "CustomerQuerySet":
         """Live customers of one organization: the start of every tenant read."""
         return self.filter(organization=organization, deleted_at__isnull=True)

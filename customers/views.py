@@ -114,12 +114,13 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     if not form.is_valid():
         return bad_request(_first_error(form))
     query, active, sorting = (form.cleaned_data[k] for k in ("query", "active", "sorting"))
+    column = form.cleaned_data["column"]
     filters = metadata_filters(request.GET)
 
     customers = _listed(organization, query, active, filters)
     try:
         page = _customer_page(
-            customers,
+            customers.with_figures(),
             query=query,
             field=SORTINGS[sorting.lstrip("-")],
             descending=sorting.startswith("-"),
@@ -128,8 +129,9 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     except InvalidCursor as error:
         return bad_request(str(error))
     mark_active_subscriptions(page.rows)
+    _mark_column(page.rows, column)
 
-    state = _list_state(query, active, sorting, filters)
+    state = _list_state(query, active, sorting, filters, column)
     context = {
         "membership": membership,
         "organization": organization,
@@ -145,6 +147,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             for key, values in filters.items()
             for value in values
         ],
+        "column": column,
         "is_filtered": bool(query or active is not None or filters),
         "is_first_page": not request.GET.get("cursor"),
         "next_url": page.next_cursor and _list_url(org_slug, state, cursor=page.next_cursor),
@@ -164,6 +167,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         )
     if not request.htmx:  # the suggestions sit outside the results an HTMX search swaps
         context["metadata_suggestions"] = metadata_suggestions(organization)
+        context["column_suggested"] = column in {s["key"] for s in context["metadata_suggestions"]}
     return _render(request, "customers/customer_list.html", partial, context)
 
 
@@ -565,7 +569,7 @@ def _redirect_with_metadata_filter(request, org_slug: str) -> HttpResponse:
         (name, value)
         for name, values in request.GET.lists()
         for value in values
-        if name in ("query", "active", "sorting") or name.startswith("metadata[")
+        if name in ("query", "active", "sorting", "column") or name.startswith("metadata[")
     ]
     form = MetadataFilterForm(request.GET)
     if form.is_valid():
@@ -578,7 +582,15 @@ def _redirect_with_metadata_filter(request, org_slug: str) -> HttpResponse:
     return redirect(f"{url}?{urlencode([(k, v) for k, v in params if v != ''])}")
 
 
-def _list_state(query, active, sorting, filters) -> list[tuple[str, str]]:
+def _mark_column(customers: list, key: str) -> None:
+    """Set `column_value` on each row: its metadata value under `key` as the dashboard
+    shows values, or None when it has none."""
+    for customer in customers:
+        metadata = customer.metadata or {}
+        customer.column_value = shown_value(metadata[key]) if key in metadata else None
+
+
+def _list_state(query, active, sorting, filters, column="") -> list[tuple[str, str]]:
     state = []
     if query:
         state.append(("query", query))
@@ -588,6 +600,8 @@ def _list_state(query, active, sorting, filters) -> list[tuple[str, str]]:
         state.append(("sorting", sorting))
     for key, values in filters.items():
         state.extend((f"metadata[{key}]", value) for value in values)
+    if column:
+        state.append(("column", column))
     return state
 
 

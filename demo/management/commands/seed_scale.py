@@ -31,12 +31,15 @@ HEAVY_CUSTOMER_ORDERS = 1000  # user0 gets this many, for the detail-page benchm
 # user0's timeline gets this many entries (its orders' among them), for the timeline's.
 HEAVY_CUSTOMER_ENTRIES = 10_000
 CHUNK = 50_000
-# The counters' insert triggers (migrations customers 0004, 0006, 0008 and 0010), by table.
+# The counters' insert triggers (migrations customers 0004, 0006, 0008 and 0010), and the
+# list figures' (0011: each order and subscription would recompute its customer's), by table.
 COUNT_TRIGGERS = [
     ("customers_customer", "customers_metadata_count_insert"),
     ("customers_customer", "customers_count_insert"),
     ("customers_customer", "customers_day_count_insert"),
     ("orders_subscription", "orders_subscription_active_insert_delete"),
+    ("orders_subscription", "orders_subscription_figures_insert_delete"),
+    ("orders_order", "orders_order_figures_insert_delete"),
 ]
 
 
@@ -99,6 +102,7 @@ class Command(BaseCommand):
             cursor.execute("SELECT customers_metadata_recount()")
             cursor.execute("SELECT customers_count_recount()")
             cursor.execute("SELECT customers_day_recount()")
+            cursor.execute("SELECT customers_figures_recount()")  # set-based, one pass
         with connection.cursor() as cursor:
             for table in (
                 "customers_customer",
