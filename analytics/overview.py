@@ -1,0 +1,546 @@
+"""The overview page's assembly: the range picked, the previous range of the same length,
+the figures of both and their changes, one section per other currency, and the customer
+lists. Plain functions over `analytics.compute`; the view only loads and renders.
+
+Days are the organization's (Organization.timezone): "today" and each range's days are
+local, as compute's periods are.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.db.models import Count, F, Min, Q, Sum
+
+from analytics.compute import Figures, Filters, compute
+from analytics.metrics import BY_SLUG
+from analytics.periods import range_bounds
+from core.currencies import format_amount
+from customers.models import Customer
+from orders.models import Order, Product, Subscription
+
+RANGE_CHOICES = [
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("12m", "Last 12 months"),
+    ("year", "This year"),
+    ("custom", "Custom"),
+]
+DEFAULT_RANGE = "30d"
+INTERVAL_CHOICES = [("day", "Day"), ("week", "Week"), ("month", "Month")]
+BILLING_TYPE_CHOICES = [
+    ("", "All billing types"),
+    ("one_time", "One-time"),
+    ("recurring", "Recurring"),
+]
+# By day up to 400 days: "12 months by day" fits, a decade of days (3,650 bars) does not.
+MAX_DAYS = {"day": 400, "week": 5 * 366, "month": 10 * 366}
+MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2099, 12, 31)  # as the metrics API's
+LIST_SIZE = 5
+
+
+# --- Ranges -------------------------------------------------------------------------------
+
+
+def range_dates(key: str, today: date) -> tuple[date, date]:
+    """The first and last day (both included) of a named range ending today."""
+    if key in ("7d", "30d", "90d"):
+        return today - timedelta(days=int(key[:-1]) - 1), today
+    if key == "12m":
+        # From the day after this date a year ago: twelve whole months up to today.
+        try:
+            year_ago = today.replace(year=today.year - 1)
+        except ValueError:  # 29 February
+            year_ago = today.replace(year=today.year - 1, day=28)
+        return year_ago + timedelta(days=1), today
+    if key == "year":
+        return today.replace(month=1, day=1), today
+    raise ValueError(f"Unknown range {key!r}.")
+
+
+def previous_range(start: date, end: date) -> tuple[date, date]:
+    """The range of the same number of days just before `start`..`end`."""
+    days = (end - start).days + 1
+    return start - timedelta(days=days), start - timedelta(days=1)
+
+
+def default_interval(start: date, end: date) -> str:
+    """Days for up to about a quarter, months beyond."""
+    return "day" if (end - start).days + 1 <= 92 else "month"
+
+
+def local_today(now: datetime, tz: ZoneInfo) -> date:
+    return now.astimezone(tz).date()
+
+
+# --- Changes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    direction: str  # up, down, flat, or none (no previous figure to compare with)
+    percent: float | None
+
+    @property
+    def text(self) -> str:
+        if self.percent is None:
+            return "—"
+        size = abs(self.percent)
+        shown = f"{size:.1f}" if size < 10 else f"{size:,.0f}"
+        arrow = {"up": "▲ ", "down": "▼ "}.get(self.direction, "")
+        return f"{arrow}{shown}%"
+
+    @property
+    def spoken(self) -> str:
+        if self.percent is None:
+            return "no previous figure to compare with"
+        if self.direction == "flat":
+            return "unchanged from the previous period"
+        way = "up" if self.direction == "up" else "down"
+        return f"{way} {abs(self.percent):.1f}% from the previous period"
+
+
+def change(current: float, previous: float) -> Change:
+    """The change from `previous` to `current` in percent of `previous`; none when the
+    previous figure is 0 (any change from nothing is infinite)."""
+    if not previous:
+        return Change("none", None)
+    percent = (current - previous) / abs(previous) * 100
+    if abs(percent) < 0.05:
+        return Change("flat", 0.0)
+    return Change("up" if percent > 0 else "down", percent)
+
+
+# --- The controls -------------------------------------------------------------------------
+
+
+class OverviewForm(forms.Form):
+    """The overview's GET controls. `clean` resolves the range into `start` and `end`
+    (local dates) and the interval, so the page reads only cleaned data."""
+
+    range = forms.ChoiceField(choices=RANGE_CHOICES, required=False)
+    start = forms.DateField(required=False, label="From")
+    end = forms.DateField(required=False, label="To")
+    interval = forms.ChoiceField(choices=INTERVAL_CHOICES, required=False)
+    product = forms.ChoiceField(required=False)
+    billing_type = forms.ChoiceField(choices=BILLING_TYPE_CHOICES, required=False)
+
+    def __init__(self, data, *, products: list, today: date):
+        super().__init__(data)
+        self.today = today
+        self.products = {str(p.pk): p for p in products}
+        self.fields["product"].choices = [("", "All products")] + [
+            (str(p.pk), p.name) for p in products
+        ]
+
+    def clean(self):
+        data = super().clean()
+        key = data.get("range") or DEFAULT_RANGE
+        data["range"] = key
+        if key == "custom":
+            start, end = data.get("start"), data.get("end")
+            if "start" not in self.errors and not start:
+                self.add_error("start", "Enter the first day of the range.")
+            if "end" not in self.errors and not end:
+                self.add_error("end", "Enter the last day of the range.")
+            if start and end:
+                if end < start:
+                    self.add_error("end", "The last day comes before the first.")
+                elif start < MIN_DATE or end > MAX_DATE:
+                    self.add_error("start", f"Choose days between {MIN_DATE} and {MAX_DATE}.")
+        else:
+            # Named ranges win over any dates sent along (the inputs show the range's days).
+            self.errors.pop("start", None)
+            self.errors.pop("end", None)
+            data["start"], data["end"] = range_dates(key, self.today)
+        start, end = data.get("start"), data.get("end")
+        if self.errors or not (start and end):
+            return data
+        interval = data.get("interval") or default_interval(start, end)
+        data["interval"] = interval
+        days = (end - start).days + 1
+        if days > MAX_DAYS[interval]:
+            field_name = "interval" if key != "custom" or interval == "day" else "end"
+            self.add_error(
+                field_name,
+                f"By {interval}, a range can be at most {MAX_DAYS[interval]:,} days; "
+                f"this one has {days:,}.",
+            )
+        return data
+
+    def filters(self, currency: str) -> Filters:
+        product = self.cleaned_data.get("product")
+        billing_type = self.cleaned_data.get("billing_type")
+        return Filters(
+            currency=currency,
+            product_ids=(self.products[product].pk,) if product else (),
+            billing_types=(billing_type,) if billing_type else (),
+        )
+
+
+# --- Figures ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    slug: str
+    label: str
+    secondary: str | None = None  # a second figure on the card (the revenue of a count)
+    higher_is_better: bool = True
+
+
+CARDS = [
+    CardSpec("revenue", "Revenue"),
+    CardSpec("net_revenue", "Net revenue"),
+    CardSpec("orders", "Orders"),
+    CardSpec("average_order_value", "Average order value"),
+    CardSpec("monthly_recurring_revenue", "MRR"),
+    CardSpec("annual_recurring_revenue", "ARR"),
+    CardSpec("active_subscriptions", "Active subscriptions"),
+    CardSpec("new_subscriptions", "New subscriptions"),
+    CardSpec("churned_subscriptions", "Churned subscriptions", higher_is_better=False),
+    CardSpec("renewed_subscriptions", "Renewals", secondary="renewed_subscriptions_revenue"),
+    CardSpec("one_time_products", "One-time purchases", secondary="one_time_products_revenue"),
+    CardSpec("churn_rate", "Churn rate", higher_is_better=False),
+    CardSpec("new_customers", "New customers"),
+    CardSpec("checkouts_conversion", "Checkout conversion"),
+]
+# Another currency's section: its money figures only (counts of customers and checkouts
+# are not per currency).
+OTHER_CURRENCY_CARDS = [
+    CardSpec("revenue", "Revenue"),
+    CardSpec("net_revenue", "Net revenue"),
+    CardSpec("orders", "Orders"),
+    CardSpec("monthly_recurring_revenue", "MRR"),
+]
+
+
+def _slugs(cards: list[CardSpec]) -> list[str]:
+    slugs = [c.slug for c in cards] + [c.secondary for c in cards if c.secondary]
+    return [*slugs, "active_subscriptions"]  # the MRR chart's second series
+
+
+def shown(value: float, metric_type: str, currency: str) -> str:
+    """A figure for people: money in the currency, a ratio in percent, a count as is."""
+    if metric_type == "currency":
+        return format_amount(round(value), currency)
+    if metric_type == "percentage":
+        return f"{value * 100:.1f}%"
+    return f"{value:,}"
+
+
+@dataclass
+class Card:
+    spec: CardSpec
+    type: str  # scalar, currency, percentage
+    currency: str
+    value: float
+    previous: float
+    change: Change
+    secondary_value: float | None = None
+    secondary_change: Change | None = None
+
+    @property
+    def shown(self) -> str:
+        return shown(self.value, self.type, self.currency)
+
+    @property
+    def previous_shown(self) -> str:
+        return shown(self.previous, self.type, self.currency)
+
+    @property
+    def secondary_shown(self) -> str:
+        return format_amount(self.secondary_value or 0, self.currency)
+
+    @property
+    def tone(self) -> str:
+        """good, bad or neutral: a rise in churn is bad news."""
+        if self.change.direction not in ("up", "down"):
+            return "neutral"
+        good = (self.change.direction == "up") == self.spec.higher_is_better
+        return "good" if good else "bad"
+
+
+def cards(specs: list[CardSpec], current: Figures, previous: Figures, currency: str) -> list[Card]:
+    """Each figure of the range against the previous range: totals compare flows summed,
+    stocks at the ranges' ends and ratios of the sums (compute's totals are all three)."""
+    result = []
+    for spec in specs:
+        value, before = current.totals[spec.slug], previous.totals[spec.slug]
+        metric_type = BY_SLUG[spec.slug].type
+        card = Card(spec, metric_type, currency, value, before, change(value, before))
+        if spec.secondary:
+            second, second_before = current.totals[spec.secondary], previous.totals[spec.secondary]
+            card.secondary_value = second
+            card.secondary_change = change(second, second_before)
+        result.append(card)
+    return result
+
+
+def period_label(start: datetime, interval: str, *, short: bool) -> str:
+    if interval == "month":
+        return start.strftime("%b %Y")
+    label = f"{start:%b} {start.day}"
+    if interval == "week":
+        label = f"Week of {label}"
+    return label if short else f"{label}, {start.year}"
+
+
+def chart(figures: Figures, interval: str, currency: str, series: list[tuple[str, str]]) -> dict:
+    """A chart's data for the page's json_script and its table view: one label per period,
+    whether the period is still running, and each series' values in minor units."""
+    return {
+        "currency": currency.upper(),
+        "labels": [period_label(p.start, interval, short=True) for p in figures.periods],
+        "partial": [p.partial for p in figures.periods],
+        "series": [
+            {
+                "slug": slug,
+                "label": label,
+                "type": BY_SLUG[slug].type,
+                "values": [v[slug] for v in figures.values],
+            }
+            for slug, label in series
+        ],
+    }
+
+
+def chart_rows(figures: Figures, interval: str, slugs: list[str], currency: str) -> list[dict]:
+    """The table view of a chart: one row per period, its figures as shown."""
+    return [
+        {
+            "label": period_label(p.start, interval, short=False),
+            "partial": p.partial,
+            "cells": [shown(values[slug], BY_SLUG[slug].type, currency) for slug in slugs],
+        }
+        for p, values in zip(figures.periods, figures.values, strict=True)
+    ]
+
+
+REVENUE_SERIES = [("revenue", "Revenue"), ("net_revenue", "Net revenue")]
+MRR_SERIES = [
+    ("monthly_recurring_revenue", "MRR"),
+    ("active_subscriptions", "Active subscriptions"),
+]
+
+
+@dataclass
+class CurrencySection:
+    currency: str
+    cards: list[Card]
+    revenue_chart: dict
+    revenue_rows: list[dict]
+    mrr_chart: dict | None = None
+    mrr_rows: list[dict] = field(default_factory=list)
+
+    # Element ids of the charts' data (json_script), one pair per currency.
+    @property
+    def revenue_id(self) -> str:
+        return f"revenue-data-{self.currency}"
+
+    @property
+    def mrr_id(self) -> str:
+        return f"mrr-data-{self.currency}"
+
+    @property
+    def revenue_labels(self) -> list[str]:
+        return [label for _, label in REVENUE_SERIES]
+
+    @property
+    def mrr_labels(self) -> list[str]:
+        return [label for _, label in MRR_SERIES]
+
+
+def currency_section(
+    *, organization, currency, specs, start, end, interval, tz, filters, now, with_mrr_chart
+) -> CurrencySection:
+    """Figures of one currency for the range and the previous one (two `compute` calls)."""
+    slugs = _slugs(specs)
+    common = {"organization": organization, "interval": interval, "tz": tz, "now": now}
+    current = compute(start_date=start, end_date=end, filters=filters, slugs=slugs, **common)
+    before_start, before_end = previous_range(start, end)
+    previous = compute(
+        start_date=before_start, end_date=before_end, filters=filters, slugs=slugs, **common
+    )
+    section = CurrencySection(
+        currency=currency,
+        cards=cards(specs, current, previous, currency),
+        revenue_chart=chart(current, interval, currency, REVENUE_SERIES),
+        revenue_rows=chart_rows(current, interval, [s for s, _ in REVENUE_SERIES], currency),
+    )
+    if with_mrr_chart:
+        section.mrr_chart = chart(current, interval, currency, MRR_SERIES)
+        section.mrr_rows = chart_rows(current, interval, [s for s, _ in MRR_SERIES], currency)
+    return section
+
+
+def other_currencies(products: list, currency: str) -> list[str]:
+    """The currencies the organization sells in besides its own, each shown apart (amounts
+    in different currencies are never added up)."""
+    return sorted({p.price_currency for p in products} - {currency})
+
+
+# --- Customer lists -----------------------------------------------------------------------
+
+
+def top_customers(organization, *, start: datetime, end: datetime, filters: Filters) -> list:
+    """The customers with the most net revenue (paid orders in the range, in the filters'
+    currency, less refunds), highest first. One query, grouped by customer."""
+    orders = (
+        Order.objects.for_org(organization)
+        .paid()
+        .filter(
+            currency=filters.currency,
+            created_at__gte=start,
+            created_at__lt=end,
+            customer__deleted_at__isnull=True,
+        )
+        .of_billing_types(filters.billing_types)
+    )
+    if filters.product_ids:
+        orders = orders.filter(product_id__in=filters.product_ids)
+    return list(
+        orders.values("customer_id", "customer__name", "customer__email")
+        .annotate(
+            net=Sum(F("subtotal_amount") - F("discount_amount") - F("refunded_amount")),
+            orders=Count("id"),
+        )
+        .order_by("-net", "customer_id")[:LIST_SIZE]
+    )
+
+
+AT_RISK = Q(status__in=(Subscription.Status.PAST_DUE, Subscription.Status.UNPAID)) | Q(
+    status__in=Subscription.ONGOING_STATUSES
+) & (Q(cancel_at_period_end=True) | Q(next_attempt_at__isnull=False))
+
+
+def at_risk_subscriptions(organization) -> list:
+    """Subscriptions of live customers that may not renew: a payment past due or unpaid, a
+    renewal being retried, or a cancellation at period end; the most recently changed
+    first. One query (customer and product joined)."""
+    return list(
+        Subscription.objects.for_org(organization)
+        .filter(AT_RISK, customer__deleted_at__isnull=True)
+        .select_related("customer", "product")
+        .order_by("-modified_at", "-id")[:LIST_SIZE]
+    )
+
+
+def at_risk_reason(subscription) -> str:
+    if subscription.status == Subscription.Status.UNPAID:
+        return "Unpaid: renewals failed"
+    if subscription.status == Subscription.Status.PAST_DUE or subscription.next_attempt_at:
+        return "Payment past due"
+    return "Cancels at period end"
+
+
+def new_paying_customers(organization, *, start: datetime, end: datetime) -> list:
+    """Live customers whose first paid order falls in the range, newest first. One query."""
+    return list(
+        Customer.objects.for_org(organization)
+        .annotate(
+            first_paid_at=Min(
+                "orders__created_at", filter=Q(orders__status__in=Order.PAID_STATUSES)
+            )
+        )
+        .filter(first_paid_at__gte=start, first_paid_at__lt=end)
+        .order_by("-first_paid_at", "-id")[:LIST_SIZE]
+    )
+
+
+# --- The page -----------------------------------------------------------------------------
+
+
+@dataclass
+class Overview:
+    form: OverviewForm
+    tz_name: str
+    currency: str
+    start: date | None = None
+    end: date | None = None
+    interval: str | None = None
+    previous_start: date | None = None
+    previous_end: date | None = None
+    main: CurrencySection | None = None
+    others: list[CurrencySection] = field(default_factory=list)
+    top_customers: list = field(default_factory=list)
+    at_risk: list = field(default_factory=list)
+    new_customers: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.main is not None
+
+    def _value(self, name: str) -> str:
+        """What a control shows: the cleaned value (a named range's days), else what was
+        sent."""
+        value = getattr(self.form, "cleaned_data", {}).get(name)
+        if value in (None, ""):
+            value = self.form.data.get(name, "")
+        return value.isoformat() if isinstance(value, date) else str(value)
+
+    range_key = property(lambda self: self._value("range"))
+    start_value = property(lambda self: self._value("start"))
+    end_value = property(lambda self: self._value("end"))
+    interval_value = property(lambda self: self._value("interval"))
+    product_value = property(lambda self: self._value("product"))
+    billing_type_value = property(lambda self: self._value("billing_type"))
+
+
+def organization_products(organization) -> list:
+    """The filter menu's products (and, from their prices, the currencies sold in)."""
+    return list(
+        Product.objects.for_org(organization)
+        .only("id", "name", "price_currency")
+        .order_by("name", "id")
+    )
+
+
+def build_overview(*, organization, params, now: datetime) -> Overview:
+    """Everything the overview shows for the GET parameters `params`; figures only when
+    the controls are valid (otherwise the form carries the errors)."""
+    tz_name = organization.timezone or "UTC"
+    tz = ZoneInfo(tz_name)
+    currency = organization.currency or "usd"
+    products = organization_products(organization)
+    form = OverviewForm(params, products=products, today=local_today(now, tz))
+    page = Overview(form=form, tz_name=tz_name, currency=currency)
+    if not form.is_valid():
+        return page
+    data = form.cleaned_data
+    page.start, page.end, page.interval = data["start"], data["end"], data["interval"]
+    page.previous_start, page.previous_end = previous_range(page.start, page.end)
+    common = {
+        "organization": organization,
+        "start": page.start,
+        "end": page.end,
+        "interval": page.interval,
+        "tz": tz,
+        "now": now,
+    }
+    page.main = currency_section(
+        currency=currency,
+        specs=CARDS,
+        filters=form.filters(currency),
+        with_mrr_chart=True,
+        **common,
+    )
+    page.others = [
+        currency_section(
+            currency=other,
+            specs=OTHER_CURRENCY_CARDS,
+            filters=form.filters(other),
+            with_mrr_chart=False,
+            **common,
+        )
+        for other in other_currencies(products, currency)
+    ]
+    start_at, end_at = range_bounds(page.start, page.end, tz)
+    page.top_customers = top_customers(
+        organization, start=start_at, end=end_at, filters=form.filters(currency)
+    )
+    page.at_risk = [(s, at_risk_reason(s)) for s in at_risk_subscriptions(organization)]
+    page.new_customers = new_paying_customers(organization, start=start_at, end=end_at)
+    return page
