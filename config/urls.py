@@ -56,6 +56,7 @@ urlpatterns = [
             )
         ),
     ),
+    path("dashboard/<slug:org_slug>/", include("analytics.urls")),
     path("v1/", api.urls),
     path("checkout/", include("checkouts.urls")),
     path("portal/", include("portal.urls")),

@@ -23,6 +23,7 @@ SKIPPED_NAMESPACES = {"admin", "api", "portal"}
 # name -> (method, needs a customer)
 DASHBOARD_ROUTES = {
     "home": ("get", False),
+    "analytics:overview": ("get", False),
     "password_change": ("get", False),
     "customers:list": ("get", False),
     "customers:create": ("get", False),
