@@ -84,12 +84,14 @@ def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo | None, **a
     if queryset.query.is_empty():
         return result
     # Aliased: an aggregate may share its name with a column (the kept rows' `orders`).
+    if tz is not None:
+        bucket = Trunc(field_name, interval, tzinfo=tz)
+    elif interval == "day":
+        bucket = F(field_name)  # a kept row's day is its period already
+    else:
+        bucket = Trunc(field_name, interval, output_field=DateField())
     rows = (
-        queryset.annotate(
-            bucket=Trunc(field_name, interval, tzinfo=tz)
-            if tz is not None
-            else Trunc(field_name, interval, output_field=DateField())
-        )
+        queryset.annotate(bucket=bucket)
         .values("bucket")
         .annotate(**{f"v_{name}": aggregate for name, aggregate in aggregates.items()})
         .order_by()
