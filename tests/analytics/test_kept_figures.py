@@ -208,3 +208,12 @@ def test_the_command_on_sqlite_and_an_unknown_slug():
         out = StringIO()
         call_command("rebuild_metrics", stdout=out)
         assert "nothing to do" in out.getvalue()
+
+
+@pytest.mark.usefixtures("postgres_only")
+def test_seed_scale_leaves_the_figures_as_a_rebuild_would():
+    call_command("seed_scale", customers=300, other_organizations=1, verbosity=0)
+    seeded = snapshot()
+    assert any(name == "DailyOrderFigures" for name, _ in seeded)
+    call_command("rebuild_metrics", stdout=StringIO())
+    assert snapshot() == seeded

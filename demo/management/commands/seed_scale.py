@@ -40,6 +40,11 @@ COUNT_TRIGGERS = [
     ("orders_subscription", "orders_subscription_active_insert_delete"),
     ("orders_subscription", "orders_subscription_figures_insert_delete"),
     ("orders_order", "orders_order_figures_insert_delete"),
+    # The analytics daily figures (analytics migration 0002): rebuilt in one pass below.
+    ("customers_customer", "analytics_customer_insert"),
+    ("orders_subscription", "analytics_subscription_insert_delete"),
+    ("orders_order", "analytics_order_insert_delete"),
+    ("checkouts_checkout", "analytics_checkout_insert_delete"),
 ]
 
 
@@ -103,6 +108,7 @@ class Command(BaseCommand):
             cursor.execute("SELECT customers_count_recount()")
             cursor.execute("SELECT customers_day_recount()")
             cursor.execute("SELECT customers_figures_recount()")  # set-based, one pass
+            cursor.execute("SELECT analytics_rebuild(NULL)")
         with connection.cursor() as cursor:
             for table in (
                 "customers_customer",
