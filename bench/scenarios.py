@@ -380,6 +380,8 @@ end
         Scenario(31, f"Metrics API, 12 months by day, one customer ({ctx['heavy_orders']:,} "
                      "orders)", f"{metrics_year}&customer_id={ctx['heavy_id']}", bearer,
                  targets=[Target("p50", 15 * ms, label="p50 ≤ 15 ms")]),
+        Scenario(32, "Overview page, 12 months by day", f"/dashboard/{SCALE_SLUG}/?range=12m"
+                 "&interval=day", session, targets=[Target("p50", 60 * ms, label="p50 ≤ 60 ms")]),
     ]  # fmt: skip
 
 
