@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from orders.models import Order, Subscription
 from tests.analytics import conftest as analytics_fixtures
 from tests.browser.conftest import ARTIFACTS_DIR, wait_for_htmx
+from tests.browser.test_csp import visit
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 
 # Counts the pixels a chart painted (any not fully transparent).
@@ -80,6 +81,21 @@ def test_a_merchant_changes_the_range_and_reads_the_figures(owner_page, organiza
     top.get_by_role("link", name=shop["bob"].name).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(shop["bob"].name)
     assert str(shop["bob"].pk) in page.url
+
+
+def test_the_overview_and_its_swaps_keep_to_the_policy(owner_page, organization, shop):
+    page = owner_page
+    visit(page, overview_url(organization) + "?range=custom&start=2026-03-28&end=2026-03-30")
+    expect(page.locator('canvas[data-overview-chart="mrr-data-usd"]')).to_have_attribute(
+        "data-drawn", "1"
+    )
+    page.get_by_label("By", exact=True).select_option("week")
+    wait_for_htmx(page)
+    expect(page.locator("[data-overview-summary]")).to_contain_text("by week")
+    expect(page.locator('canvas[data-overview-chart="revenue-data-eur"]')).to_have_attribute(
+        "data-drawn", "1"
+    )
+    assert page.evaluate("window.__cspViolations") == []
 
 
 def test_without_javascript_the_form_still_works(
