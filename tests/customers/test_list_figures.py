@@ -230,3 +230,59 @@ def test_concurrent_orders_of_one_customer_all_count(postgres_only, organization
     assert not errors, errors
     assert listed(organization)[customer.pk]["lifetime_revenue"] == 4 * sum(range(100, 110))
     assert_figures_match(organization)
+
+
+def _plan(sql: str, params) -> str:
+    with connection.cursor() as cursor:
+        # Small test tables would be read whole; what matters is that an index serves.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sorting", "index"),
+    [
+        ("-lifetime_revenue", "customer_org_revenue_live"),
+        ("lifetime_revenue", "customer_org_revenue_live"),
+        ("-last_order_at", "customer_org_last_order_live"),
+        ("last_order_at", "customer_org_last_order_live"),
+    ],
+)
+def test_a_page_sorted_by_a_figure_is_a_range_of_its_index(
+    postgres_only, organization, sorting, index
+):
+    from core.paging import keyset_page
+    from customers.querysets import SORTINGS
+
+    _random_writes(random.Random(5), [organization], 30, 1000)
+    field = SORTINGS[sorting.lstrip("-")]
+    descending = sorting.startswith("-")
+    customers = Customer.objects.for_org(organization).with_figures()
+    first = keyset_page(customers, field=field, descending=descending, cursor=None, limit=1)
+    captured = []
+
+    def capture(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        keyset_page(
+            customers, field=field, descending=descending, cursor=first.next_cursor, limit=1
+        )
+    plan = _plan(*captured[-1])
+    assert f"using {index}" in plan, plan
+    # The API's IDs of a deep page: the index alone.
+    ids = (
+        Customer.objects.for_org(organization)
+        .sorted_by_figure(field)
+        .order_by(sorting.replace("last_order_at", field), "-id" if descending else "id")
+        .values_list("pk", flat=True)[500:600]
+    )
+    plan = _plan(*ids.query.sql_with_params())
+    assert f"Index Only Scan Backward using {index}" in plan or (
+        f"Index Only Scan using {index}" in plan
+    ), plan
