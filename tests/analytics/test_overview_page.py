@@ -116,7 +116,7 @@ def test_the_customer_lists(client, owner, organization, shop):
     reasons = {s.customer_id: reason for s, reason in page.at_risk}
     assert reasons == {late.pk: "Payment past due", shop["bob"].pk: "Cancels at period end"}
     # Bob's first paid order is on the 30th; Ada's on the 28th (23:30 Paris time).
-    assert [c.pk for c in page.new_customers] == [shop["bob"].pk, shop["ada"].pk]
+    assert [r["customer"].pk for r in page.new_customers] == [shop["bob"].pk, shop["ada"].pk]
     html = response.content.decode()
     detail = reverse("customers:detail", args=[organization.slug, late.pk])
     assert detail in html and "Late Payer" in html
@@ -226,3 +226,10 @@ def test_the_page_query_count(client, owner, organization, shop, django_assert_n
     with django_assert_num_queries(4 + 2 * usd + 2 * eur + 3):
         response = client.get(url(organization), CUSTOM)
     assert response.status_code == 200
+
+
+def test_a_customer_who_paid_before_the_range_is_not_new(client, owner, organization, shop):
+    client.force_login(owner)
+    response = client.get(url(organization), {**CUSTOM, "start": "2026-03-29"})
+    # Ada paid on the 28th and again on the 29th and 30th; Bob's first is the 30th.
+    assert [r["customer"].pk for r in response.context["page"].new_customers] == [shop["bob"].pk]
