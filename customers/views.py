@@ -79,7 +79,7 @@ CHOOSER_COUNT_UP_TO = 10_000
 @login_required
 @require_GET
 def dashboard_home(request: HttpRequest) -> HttpResponse:
-    """Send the merchant to their organization's customers, or let them pick one, each
+    """Send the merchant to their organization's overview, or let them pick one, each
     with its customer count (one query for all of them). Here, not in organizations/, since
     the counts are customers' (organizations sit below customers)."""
     memberships = list(
@@ -89,7 +89,7 @@ def dashboard_home(request: HttpRequest) -> HttpResponse:
         .order_by("organization__name")
     )
     if len(memberships) == 1:
-        return redirect("customers:list", memberships[0].organization.slug)
+        return redirect("analytics:overview", memberships[0].organization.slug)
     choices = [
         {
             "organization": m.organization,

@@ -353,11 +353,11 @@ def test_home_lets_a_user_of_several_organizations_choose(client, owner, other_o
     assert reverse("customers:list", args=[other_organization.slug]) in page
 
 
-def test_sign_in_lands_on_the_organizations_customers(client, owner, organization):
+def test_sign_in_lands_on_the_organizations_overview(client, owner, organization):
     response = client.post(
         reverse("login"), {"username": "owner", "password": "correct-horse-battery"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("customers:list", args=[organization.slug])
+    assert response.redirect_chain[-1][0] == reverse("analytics:overview", args=[organization.slug])
 
 
 def test_a_wrong_password_is_refused_with_a_message(client, owner):

@@ -11,9 +11,9 @@ def sign_in(client, password="correct-horse-battery"):
     return client.post(reverse("login"), {"username": "owner", "password": password}, follow=True)
 
 
-def test_signing_in_with_one_organization_lands_on_its_customers(client, owner, organization):
+def test_signing_in_with_one_organization_lands_on_its_overview(client, owner, organization):
     response = sign_in(client)
-    assert response.redirect_chain[-1][0] == reverse("customers:list", args=[organization.slug])
+    assert response.redirect_chain[-1][0] == reverse("analytics:overview", args=[organization.slug])
 
 
 def test_signing_in_with_several_organizations_shows_each_with_its_customer_count(
