@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from tests.browser.conftest import wait_for_htmx
-from tests.factories import CustomerFactory
+from tests.browser.conftest import check_page, wait_for_htmx
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, SubscriptionFactory
 
 
 @pytest.fixture
@@ -236,3 +236,37 @@ def test_on_a_phone_each_row_shows_name_email_and_status_unclipped(
             assert part.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), part
     expect(page.locator("#customer-rows tr").first.locator("td").last).to_have_text("Inactive")
     expect(page.get_by_role("columnheader", name="Status")).to_be_visible()
+
+
+def test_sorting_by_lifetime_revenue_and_a_metadata_column(
+    owner_page, organization, customers, artifacts_dir
+):
+    ada, grace, _ = customers
+    product = ProductFactory(organization=organization, recurring_interval=None)
+    OrderFactory(customer=grace, product=product, subtotal_amount=250_000)
+    OrderFactory(customer=ada, product=product, subtotal_amount=1_990)
+    SubscriptionFactory(customer=ada, amount=4_900)
+    page = owner_page
+    page.goto(list_url(organization))
+    expect(page.locator("th", has_text="Lifetime revenue")).to_be_visible()
+
+    page.get_by_label("Sort").select_option(label="Highest lifetime revenue")
+    expect(customer_names(page)).to_have_text(["Grace Hopper", "Ada Lovelace", "Alan Turing"])
+    expect(page).to_have_url(re.compile(r"[?&]sorting=-lifetime_revenue(&|$)"))
+    first_row = page.locator("#customer-rows tr").first
+    expect(first_row).to_contain_text("USD 2,500.00")
+
+    wait_for_htmx(page)
+    page.get_by_label("Metadata column").select_option("plan")
+    expect(page.locator("th.metadata-column")).to_have_text("plan")
+    expect(page.locator("td.metadata-column")).to_have_text(["free", "pro", "pro"])
+    expect(page).to_have_url(re.compile(r"[?&]column=plan(&|$)"))
+    expect(page.get_by_role("link", name=re.compile("Export all customers"))).to_have_attribute(
+        "href", re.compile(r"column=plan")
+    )
+
+    # Reloaded from the URL: the same list, pictured at a desktop's and a phone's width.
+    page.reload()
+    expect(customer_names(page)).to_have_text(["Grace Hopper", "Ada Lovelace", "Alan Turing"])
+    expect(page.get_by_label("Metadata column")).to_have_value("plan")
+    check_page(page, artifacts_dir / "customer-list-lifetime-revenue-plan-column")

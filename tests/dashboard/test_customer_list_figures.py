@@ -146,13 +146,13 @@ def test_a_metadata_key_as_a_column(merchant, list_url, organization):
     response = merchant.get(list_url, {"column": "plan"})
     text = response.text
     assert '<th scope="col" class="metadata-column">plan</th>' in text
-    assert '<td class="metadata-column">pro</td>' in text
+    assert '<td class="metadata-column" title="pro">pro</td>' in text
     assert '<td class="metadata-column"><span class="muted">—</span></td>' in text
     # The menu offers the suggested keys, the chosen one selected.
     assert '<option value="plan" selected>plan</option>' in text
     assert '<option value="beta">beta</option>' in text
     shown = merchant.get(list_url, {"column": "beta"}).text
-    assert '<td class="metadata-column">Yes</td>' in shown
+    assert '<td class="metadata-column" title="Yes">Yes</td>' in shown
     assert "metadata-column" not in merchant.get(list_url).text
 
 
@@ -165,7 +165,7 @@ def test_the_column_stays_in_paging_filters_and_the_export_link(
     assert "column=plan" in response.context["next_url"]
     assert "column=plan" in response.context["export_url"]
     rows = merchant.get(response.context["next_url"], headers={"HX-Request": "true"})
-    assert '<td class="metadata-column">pro</td>' in rows.text
+    assert '<td class="metadata-column" title="pro">pro</td>' in rows.text
     redirected = merchant.get(
         list_url, {"column": "plan", "filter_key": "plan", "filter_value": "pro"}
     )
