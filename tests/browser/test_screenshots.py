@@ -299,6 +299,7 @@ def every_page(organization, other_organization, owner, list_of_customers):
     portal_home = reverse("portal:home", args=[slug])
     # name: (url, heading, status, signed in)
     return {
+        "overview": (reverse("analytics:overview", args=[slug]), "Overview", 200, True),
         "list": (reverse("customers:list", args=[slug]), "Customers", 200, True),
         "list-filtered": (
             reverse("customers:list", args=[slug]) + "?query=a&metadata[plan]=pro",
