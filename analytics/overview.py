@@ -440,10 +440,12 @@ def new_paying_customers(organization, *, start: datetime, end: datetime) -> lis
     the range's paid orders newest first (index organization, created_at) without an
     earlier paid order of the same customer (index customer, created_at), so it stops at
     the fifth such order instead of grouping every customer's orders."""
+    # Earlier: before it, or at the same instant with a smaller ID (each customer once).
     earlier = Order.objects.filter(
+        Q(created_at__lt=OuterRef("created_at"))
+        | Q(created_at=OuterRef("created_at"), id__lt=OuterRef("id")),
         customer_id=OuterRef("customer_id"),
         status__in=Order.PAID_STATUSES,
-        created_at__lt=OuterRef("created_at"),
     )
     firsts = (
         Order.objects.for_org(organization)

@@ -233,3 +233,15 @@ def test_a_customer_who_paid_before_the_range_is_not_new(client, owner, organiza
     response = client.get(url(organization), {**CUSTOM, "start": "2026-03-29"})
     # Ada paid on the 28th and again on the 29th and 30th; Bob's first is the 30th.
     assert [r["customer"].pk for r in response.context["page"].new_customers] == [shop["bob"].pk]
+
+
+def test_two_first_orders_at_the_same_instant_list_the_customer_once(
+    client, owner, organization, shop
+):
+    grace = CustomerFactory(organization=organization, name="Grace")
+    for _ in range(2):
+        OrderFactory(customer=grace, product=shop["book"], created_at=utc(30, 8))
+    client.force_login(owner)
+    response = client.get(url(organization), CUSTOM)
+    listed = [r["customer"].pk for r in response.context["page"].new_customers]
+    assert listed == [shop["bob"].pk, grace.pk, shop["ada"].pk]
