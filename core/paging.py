@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import F, Func, IntegerField, Q, QuerySet
+from django.db.models import BooleanField, F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
 
@@ -48,17 +48,54 @@ def keyset_page(
     if cursor:
         value, last_id = decode_cursor(cursor, field=field, integer=_is_integer(queryset, field))
         after = "lt" if descending else "gt"
-        # The redundant `field <= value` (or >=) is what PostgreSQL can start the index
-        # scan from; the OR alone is applied row by row, so deep pages got slower.
-        queryset = queryset.filter(
-            Q(**{f"{field}__{after}": value}) | Q(**{field: value, f"id__{after}": last_id}),
-            **{f"{field}__{after}e": value},
-        )
+        if field in queryset.query.annotations:
+            # A kept figure (lifetime revenue) has huge ties: thousands of customers share
+            # a value. `(field, id) < (value, id)` is one index condition on the
+            # (field, id) index, where `field <= value` would start at the top of the tie
+            # and test every ID in it.
+            output = _sort_output_field(queryset, field)
+            queryset = queryset.filter(
+                _RowCompare(
+                    F(field),
+                    F("id"),
+                    Value(value, output_field=output),
+                    Value(UUID(last_id), output_field=queryset.model._meta.pk),
+                    operator="<" if descending else ">",
+                )
+            )
+        else:
+            # The redundant `field <= value` (or >=) is what PostgreSQL can start the
+            # index scan from; the OR alone is applied row by row, so deep pages got
+            # slower.
+            queryset = queryset.filter(
+                Q(**{f"{field}__{after}": value}) | Q(**{field: value, f"id__{after}": last_id}),
+                **{f"{field}__{after}e": value},
+            )
     rows = list(queryset[: limit + 1])
     if len(rows) <= limit:
         return Page(rows=rows, next_cursor=None)
     last = rows[limit - 1]
     return Page(rows=rows[:limit], next_cursor=encode_cursor(getattr(last, field), last.id))
+
+
+class _RowCompare(Func):
+    """`(a, b) < (c, d)` (or `>`): a row comparison, which PostgreSQL's b-tree serves as
+    one range on an (a, b) index. SQLite has row values too (3.15+)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, *expressions, operator: str):
+        super().__init__(*expressions)
+        self.operator = operator
+
+    def as_sql(self, compiler, connection, **extra):
+        parts, params = [], []
+        for expression in self.get_source_expressions():
+            sql, part_params = compiler.compile(expression)
+            parts.append(sql)
+            params.extend(part_params)
+        a, b, c, d = parts
+        return f"(({a}, {b}) {self.operator} ({c}, {d}))", params
 
 
 def _sort_output_field(queryset: QuerySet, field: str):
