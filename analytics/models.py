@@ -1,11 +1,15 @@
 """Daily figures kept by PostgreSQL triggers (migration 0001) in the same transaction as the
 orders, subscriptions, checkouts and customers they sum, whoever writes them.
 
-A day is the organization's (`Organization.timezone`). Each row holds what one day added,
-for one product (and currency, and billing reason for orders): the overview and the
-metrics API sum a year of them instead of a year of orders. A trigger takes out a row's
-old contribution and adds its new one, so an update (a refund, a cancellation, a price
-change) or a delete moves the figures exactly. `analytics_rebuild(organization)` (SQL;
+A day is the organization's (`Organization.timezone`). Each row holds what some writes
+added to one day, for one product (and currency, and billing reason for orders): the
+overview and the metrics API sum a year of them instead of a year of orders. A trigger
+appends a row taking out a changed row's old contribution and one adding its new one, so
+an update (a refund, a cancellation, a price change) or a delete moves the figures
+exactly. Appending, never updating a shared row, is what lets any number of concurrent
+checkouts, renewals and imports write figures without waiting on each other or
+deadlocking; the `metrics_compact` job (run_jobs, every minute) folds each day's rows into
+one, and reads sum whatever rows there are. `analytics_rebuild(organization)` (SQL;
 `manage.py rebuild_metrics`) recomputes them from the tables, and runs when an
 organization's timezone changes. SQLite keeps none of this: it computes from the tables.
 """
@@ -26,13 +30,7 @@ class DailyOrderFigures(models.Model):
     refunded = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "day", "product_id", "currency", "billing_reason"],
-                name="daily_order_figures_key",
-                nulls_distinct=False,
-            )
-        ]
+        indexes = [models.Index(fields=["organization_id", "day"], name="daily_order_figures_day")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.product_id} {self.billing_reason}: {self.orders} orders"
@@ -52,11 +50,8 @@ class DailySubscriptionFigures(models.Model):
     canceled = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "day", "product_id", "currency"],
-                name="daily_subscription_figures_key",
-            )
+        indexes = [
+            models.Index(fields=["organization_id", "day"], name="daily_subscription_figures_day")
         ]
 
     def __str__(self) -> str:
@@ -74,11 +69,8 @@ class DailyCheckoutFigures(models.Model):
     succeeded = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "day", "product_id"],
-                name="daily_checkout_figures_key",
-            )
+        indexes = [
+            models.Index(fields=["organization_id", "day"], name="daily_checkout_figures_day")
         ]
 
     def __str__(self) -> str:
@@ -93,10 +85,8 @@ class DailyCustomerFigures(models.Model):
     customers = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization_id", "day"], name="daily_customer_figures_key"
-            )
+        indexes = [
+            models.Index(fields=["organization_id", "day"], name="daily_customer_figures_day")
         ]
 
     def __str__(self) -> str:
