@@ -103,7 +103,9 @@ def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo | None, **a
     return result
 
 
-def _orders(organization, filters: Filters):
+def paid_orders(organization, filters: Filters):
+    """The organization's paid orders the filters select (currency, products, customers,
+    billing type by billing reason): what every order figure counts."""
     orders = Order.objects.for_org(organization).paid().filter(currency=filters.currency)
     if filters.nothing:
         return orders.none()
@@ -236,7 +238,7 @@ class Tables:
         return _bucketed(queryset, field_name, self.interval, self.tz, **aggregates)
 
     def orders(self):
-        orders = _orders(self.organization, self.filters).filter(
+        orders = paid_orders(self.organization, self.filters).filter(
             created_at__gte=self.start, created_at__lt=self.end
         )
         return self._cut(orders, "created_at", **ORDER_AGGREGATES)

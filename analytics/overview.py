@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
-from analytics.compute import Figures, Filters, compute
+from analytics.compute import Figures, Filters, compute, paid_orders
 from analytics.metrics import BY_SLUG
 from analytics.periods import range_bounds
 from core.currencies import format_amount
@@ -387,19 +387,10 @@ def other_currencies(products: list, currency: str) -> list[str]:
 def top_customers(organization, *, start: datetime, end: datetime, filters: Filters) -> list:
     """The customers with the most net revenue (paid orders in the range, in the filters'
     currency, less refunds), highest first. One query, grouped by customer."""
-    orders = (
-        Order.objects.for_org(organization)
-        .paid()
-        .filter(
-            currency=filters.currency,
-            created_at__gte=start,
-            created_at__lt=end,
-            customer__deleted_at__isnull=True,
-        )
-        .of_billing_types(filters.billing_types)
+    # The same orders as the figures count, so the list and the cards never disagree.
+    orders = paid_orders(organization, filters).filter(
+        created_at__gte=start, created_at__lt=end, customer__deleted_at__isnull=True
     )
-    if filters.product_ids:
-        orders = orders.filter(product_id__in=filters.product_ids)
     return list(
         orders.values("customer_id", "customer__name", "customer__email")
         .annotate(
