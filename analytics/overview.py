@@ -401,18 +401,14 @@ def top_customers(organization, *, start: datetime, end: datetime, filters: Filt
     )
 
 
-AT_RISK = Q(status__in=(Subscription.Status.PAST_DUE, Subscription.Status.UNPAID)) | Q(
-    status__in=Subscription.ONGOING_STATUSES
-) & (Q(cancel_at_period_end=True) | Q(next_attempt_at__isnull=False))
-
-
 def at_risk_subscriptions(organization) -> list:
     """Subscriptions of live customers that may not renew: a payment past due or unpaid, a
     renewal being retried, or a cancellation at period end; the most recently changed
     first. One query (customer and product joined)."""
     return list(
         Subscription.objects.for_org(organization)
-        .filter(AT_RISK, customer__deleted_at__isnull=True)
+        .at_risk()
+        .filter(customer__deleted_at__isnull=True)
         .select_related("customer", "product")
         .order_by("-modified_at", "-id")[:LIST_SIZE]
     )
