@@ -2,6 +2,7 @@
 
 import json
 import math
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -76,9 +77,60 @@ class CountryField(forms.ChoiceField):
             raise
 
 
+# The list's day filters accept days in these years, as the overview and metrics API do.
+SEGMENT_MIN_DAY, SEGMENT_MAX_DAY = date(2000, 1, 1), date(2099, 12, 31)
+# The day-range filters: (label, from parameter, to parameter).
+DAY_RANGE_FILTERS = (
+    ("First order", "first_order_from", "first_order_to"),
+    ("Ordered", "ordered_from", "ordered_to"),
+)
+SEGMENT_PARAMS = ("at_risk", *(name for _label, *names in DAY_RANGE_FILTERS for name in names))
+
+
+class DayParameterField(forms.DateField):
+    """A day given as `YYYY-MM-DD` in the URL, refused with a message naming the
+    parameter (the list answers its first error as a plain 400)."""
+
+    input_formats = ["%Y-%m-%d"]
+
+    def __init__(self, *, name: str, **kwargs):
+        self.parameter = name
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid": f"{name} must be a day written YYYY-MM-DD, such as 2026-11-30."},
+        )
+        super().__init__(**kwargs)
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value and not SEGMENT_MIN_DAY <= value <= SEGMENT_MAX_DAY:
+            raise ValidationError(
+                f"{self.parameter} must be between {SEGMENT_MIN_DAY} and {SEGMENT_MAX_DAY}, "
+                f"not {value}.",
+                code="out_of_range",
+            )
+
+
+def day_range_label(label: str, first: date | None, last: date | None) -> str:
+    """A chip's words: "First order 1 Nov 2026 \u2013 30 Nov 2026" (an en dash),
+    "Ordered from 1 Nov 2026", "Ordered until 30 Nov 2026", "Ordered on 1 Nov 2026"."""
+
+    def day(value: date) -> str:
+        return f"{value.day} {value:%b %Y}"
+
+    if first and last:
+        if first == last:
+            return f"{label} on {day(first)}"
+        return f"{label} {day(first)} \u2013 {day(last)}"
+    return f"{label} from {day(first)}" if first else f"{label} until {day(last)}"
+
+
 class CustomerListForm(forms.Form):
     """The list's state, named as the API names it: query, active, sorting; and the
-    dashboard's own `column`, a metadata key shown as a column."""
+    dashboard's own `column`, a metadata key shown as a column, and segments the
+    overview's lists link to: `at_risk=1`, `first_order_from`/`_to` and
+    `ordered_from`/`_to` (the organization's days, inclusive)."""
 
     query = forms.CharField(required=False, max_length=200, label="Search")
     active = forms.TypedChoiceField(
@@ -89,9 +141,44 @@ class CustomerListForm(forms.Form):
     )
     sorting = forms.ChoiceField(required=False, choices=SORTING_CHOICES, label="Sort")
     column = forms.CharField(required=False, max_length=MAX_KEY_LENGTH, label="Metadata column")
+    at_risk = forms.TypedChoiceField(
+        required=False,
+        choices=[("", "All"), ("1", "At risk")],
+        coerce=lambda v: v == "1",
+        empty_value=False,
+        error_messages={
+            "invalid_choice": "at_risk must be 1 (customers with a subscription at risk) or "
+            "left out, not %(value)s."
+        },
+    )
+    first_order_from = DayParameterField(name="first_order_from")
+    first_order_to = DayParameterField(name="first_order_to")
+    ordered_from = DayParameterField(name="ordered_from")
+    ordered_to = DayParameterField(name="ordered_to")
 
     def clean_sorting(self) -> str:
         return self.cleaned_data["sorting"] or DEFAULT_SORTING
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for _label, first, last in DAY_RANGE_FILTERS:
+            if data.get(first) and data.get(last) and data[first] > data[last]:
+                self.add_error(last, f"{first} ({data[first]}) is after {last} ({data[last]}).")
+        return data
+
+    def segments(self) -> list[dict]:
+        """The segment filters in use, each with its chip's label and its parameters:
+        `[{"label": "At risk", "params": [("at_risk", "1")]}, ...]`."""
+        data = self.cleaned_data
+        segments = []
+        if data.get("at_risk"):
+            segments.append({"label": "At risk", "params": [("at_risk", "1")]})
+        for label, first, last in DAY_RANGE_FILTERS:
+            if data.get(first) or data.get(last):
+                params = [(n, data[n].isoformat()) for n in (first, last) if data.get(n)]
+                shown = day_range_label(label, data.get(first), data.get(last))
+                segments.append({"label": shown, "params": params})
+        return segments
 
 
 class MetadataFilterForm(forms.Form):

@@ -206,6 +206,44 @@ class CustomerQuerySet(models.QuerySet):
                 queryset = queryset.alias(**{alias: KeyTransform(key, "metadata")}).filter(match)
         return queryset
 
+    def filter_segments(
+        self,
+        organization,
+        *,
+        at_risk: bool = False,
+        first_order: tuple[datetime | None, datetime | None] = (None, None),
+        ordered: tuple[datetime | None, datetime | None] = (None, None),
+    ) -> "CustomerQuerySet":
+        """The segments the overview's lists link to, each a set of customer IDs read from
+        the orders or subscriptions of `organization` (`id IN (SELECT customer_id ...)`),
+        so PostgreSQL can start from the small side: the subscriptions at risk, or the paid
+        orders of a time range through the (organization, created_at) index.
+
+        - `at_risk`: a subscription in `Subscription.objects.at_risk()`.
+        - `first_order=(start, end)`: the first paid order at or after `start` and before
+          `end` (either may be None: open).
+        - `ordered=(start, end)`: at least one paid order in that range.
+        """
+        from orders.models import Order, Subscription
+
+        queryset = self
+        if at_risk:
+            subscriptions = Subscription.objects.for_org(organization).at_risk()
+            queryset = queryset.filter(pk__in=subscriptions.values("customer_id"))
+        if any(ordered):
+            queryset = queryset.filter(pk__in=_paid_between(organization, *ordered))
+        start, end = first_order
+        if start is not None:
+            # Paid in the range and never before it: the range holds the first paid order.
+            earlier = Order.objects.paid().filter(
+                organization=organization, customer_id=OuterRef("customer_id"), created_at__lt=start
+            )
+            firsts = _paid_between(organization, start, end).exclude(Exists(earlier))
+            queryset = queryset.filter(pk__in=firsts)
+        elif end is not None:  # a first paid order before `end`: any paid order before it
+            queryset = queryset.filter(pk__in=_paid_between(organization, None, end))
+        return queryset
+
     def update(self, **kwargs) -> int:
         if "external_id" in kwargs:
             self._refuse_external_id_change(kwargs["external_id"], kwargs.get("deleted_at"))
@@ -242,6 +280,19 @@ class CustomerQuerySet(models.QuerySet):
         )
         if changed.exists():
             raise _external_id_locked()
+
+
+def _paid_between(organization, start: datetime | None, end: datetime | None):
+    """The customer IDs of the organization's paid orders from `start` (inclusive) to
+    `end` (exclusive), as a subquery."""
+    from orders.models import Order
+
+    orders = Order.objects.for_org(organization).paid()
+    if start is not None:
+        orders = orders.filter(created_at__gte=start)
+    if end is not None:
+        orders = orders.filter(created_at__lt=end)
+    return orders.values("customer_id")
 
 
 def mark_active_subscriptions(customers: list) -> list:
@@ -281,19 +332,26 @@ class ListCount:
 
 
 def count_listed(
-    customers, *, organization, filters: dict, searched: bool, active: bool | None
+    customers,
+    *,
+    organization,
+    filters: dict,
+    searched: bool,
+    active: bool | None,
+    segmented: bool = False,
 ) -> ListCount:
     """How many of `customers` there are, never at the cost of counting them all.
 
-    With no search, the counters PostgreSQL keeps answer exactly, as for the API's
-    total_count: one metadata key alone, or no filter but `active`. Otherwise up to
-    EXACT_COUNT_UP_TO rows are counted (within a time budget when a search or the active
-    filter could make even that slow), and past that PostgreSQL's planner estimates.
+    With no search and no segment (`filter_segments`), the counters PostgreSQL keeps
+    answer exactly, as for the API's total_count: one metadata key alone, or no filter but
+    `active`. Otherwise up to EXACT_COUNT_UP_TO rows are counted (within a time budget
+    when a search, the active filter or a segment could make even that slow), and past
+    that PostgreSQL's planner estimates.
     """
     from customers.counts import customer_count, metadata_count
 
-    narrowed = searched or active is not None
-    if not searched:
+    narrowed = searched or active is not None or segmented
+    if not searched and not segmented:
         counted = None
         if filters and active is None:
             counted = metadata_count(organization, filters)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
+from core.timezones import day_range_bounds, zone
 from core.views import bad_request
 from customers import services
 from customers.access import get_customer_or_404
@@ -28,6 +29,7 @@ from customers.countries import country_name
 from customers.export import csv_pieces
 from customers.forms import (
     DAMAGED_FORM_MESSAGE,
+    SEGMENT_PARAMS,
     VALUE_TYPE_LABELS,
     VALUE_TYPES,
     YES_NO_CHOICES,
@@ -116,8 +118,9 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     query, active, sorting = (form.cleaned_data[k] for k in ("query", "active", "sorting"))
     column = form.cleaned_data["column"]
     filters = metadata_filters(request.GET)
+    segments = form.segments()
 
-    customers = _listed(organization, query, active, filters)
+    customers = _listed(organization, query, active, filters, _segment_bounds(form, organization))
     try:
         page = _customer_page(
             customers.with_figures(),
@@ -131,7 +134,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     mark_active_subscriptions(page.rows)
     _mark_column(page.rows, column)
 
-    state = _list_state(query, active, sorting, filters, column)
+    state = _list_state(query, active, sorting, filters, column, segments)
     context = {
         "membership": membership,
         "organization": organization,
@@ -147,8 +150,15 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             for key, values in filters.items()
             for value in values
         ],
+        "segments": [
+            {
+                **segment,
+                "remove_url": _list_url(org_slug, [p for p in state if p not in segment["params"]]),
+            }
+            for segment in segments
+        ],
         "column": column,
-        "is_filtered": bool(query or active is not None or filters),
+        "is_filtered": bool(query or active is not None or filters or segments),
         "is_first_page": not request.GET.get("cursor"),
         "next_url": page.next_cursor and _list_url(org_slug, state, cursor=page.next_cursor),
         "export_url": _list_url(
@@ -164,6 +174,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             filters=filters,
             searched=bool(query),
             active=active,
+            segmented=bool(segments),
         )
     if not request.htmx:  # the suggestions sit outside the results an HTMX search swaps
         context["metadata_suggestions"] = metadata_suggestions(organization)
@@ -523,6 +534,7 @@ def customer_export(request: HttpRequest, org_slug: str) -> HttpResponse:
         form.cleaned_data["query"],
         form.cleaned_data["active"],
         metadata_filters(request.GET),
+        _segment_bounds(form, membership.organization),
     )
     response = StreamingHttpResponse(csv_pieces(customers), content_type="text/csv; charset=utf-8")
     filename = f"{org_slug}-customers-{timezone.now():%Y-%m-%d}.csv"
@@ -530,14 +542,28 @@ def customer_export(request: HttpRequest, org_slug: str) -> HttpResponse:
     return response
 
 
-def _listed(organization, query, active, filters):
-    """The customers the list (and its export) shows for this search and these filters."""
+def _listed(organization, query, active, filters, segments=None):
+    """The customers the list (and its export) shows for this search and these filters
+    (`segments`: the keyword arguments of `filter_segments`)."""
     return (
         Customer.objects.for_org(organization)
         .search(query)
         .filter_active(active)
         .filter_metadata(filters)
+        .filter_segments(organization, **(segments or {}))
     )
+
+
+def _segment_bounds(form, organization) -> dict:
+    """The segment filters of a valid list form for `filter_segments`, the days turned
+    into UTC instants of the organization's days."""
+    data = form.cleaned_data
+    tz = zone(organization.timezone or "UTC")
+    return {
+        "at_risk": data["at_risk"],
+        "first_order": day_range_bounds(data["first_order_from"], data["first_order_to"], tz),
+        "ordered": day_range_bounds(data["ordered_from"], data["ordered_to"], tz),
+    }
 
 
 def _customer_page(customers, *, query: str, **paging):
@@ -569,7 +595,8 @@ def _redirect_with_metadata_filter(request, org_slug: str) -> HttpResponse:
         (name, value)
         for name, values in request.GET.lists()
         for value in values
-        if name in ("query", "active", "sorting", "column") or name.startswith("metadata[")
+        if name in ("query", "active", "sorting", "column", *SEGMENT_PARAMS)
+        or name.startswith("metadata[")
     ]
     form = MetadataFilterForm(request.GET)
     if form.is_valid():
@@ -590,7 +617,7 @@ def _mark_column(customers: list, key: str) -> None:
         customer.column_value = shown_value(metadata[key]) if key in metadata else None
 
 
-def _list_state(query, active, sorting, filters, column="") -> list[tuple[str, str]]:
+def _list_state(query, active, sorting, filters, column="", segments=()) -> list[tuple[str, str]]:
     state = []
     if query:
         state.append(("query", query))
@@ -602,6 +629,8 @@ def _list_state(query, active, sorting, filters, column="") -> list[tuple[str, s
         state.extend((f"metadata[{key}]", value) for value in values)
     if column:
         state.append(("column", column))
+    for segment in segments:
+        state.extend(segment["params"])
     return state
 
 
