@@ -115,28 +115,28 @@ def change(current: float, previous: float) -> Change:
 # --- The controls -------------------------------------------------------------------------
 
 
-class OverviewForm(forms.Form):
-    """The overview's GET controls. `clean` resolves the range into `start` and `end`
-    (local dates) and the interval, so the page reads only cleaned data."""
+class RangeForm(forms.Form):
+    """GET controls of a range of days and an interval. `clean` resolves the range into
+    `start` and `end` (local dates) and the interval, so a page reads only cleaned data.
+    Subclasses add controls, named ranges (`range_dates`) or another `default_range`."""
 
     range = forms.ChoiceField(choices=RANGE_CHOICES, required=False)
     start = forms.DateField(required=False, label="From")
     end = forms.DateField(required=False, label="To")
     interval = forms.ChoiceField(choices=INTERVAL_CHOICES, required=False)
-    product = forms.ChoiceField(required=False)
-    billing_type = forms.ChoiceField(choices=BILLING_TYPE_CHOICES, required=False)
 
-    def __init__(self, data, *, products: list, today: date):
+    default_range = DEFAULT_RANGE
+
+    def __init__(self, data, *, today: date):
         super().__init__(data)
         self.today = today
-        self.products = {str(p.pk): p for p in products}
-        self.fields["product"].choices = [("", "All products")] + [
-            (str(p.pk), p.name) for p in products
-        ]
+
+    def range_dates(self, key: str) -> tuple[date, date]:
+        return range_dates(key, self.today)
 
     def clean(self):
         data = super().clean()
-        key = data.get("range") or DEFAULT_RANGE
+        key = data.get("range") or self.default_range
         data["range"] = key
         if key == "custom":
             start, end = data.get("start"), data.get("end")
@@ -153,7 +153,7 @@ class OverviewForm(forms.Form):
             # Named ranges win over any dates sent along (the inputs show the range's days).
             self.errors.pop("start", None)
             self.errors.pop("end", None)
-            data["start"], data["end"] = range_dates(key, self.today)
+            data["start"], data["end"] = self.range_dates(key)
         start, end = data.get("start"), data.get("end")
         if self.errors or not (start and end):
             return data
@@ -168,6 +168,20 @@ class OverviewForm(forms.Form):
                 f"this one has {days:,}.",
             )
         return data
+
+
+class OverviewForm(RangeForm):
+    """The overview's GET controls: a range (RangeForm), one product, a billing type."""
+
+    product = forms.ChoiceField(required=False)
+    billing_type = forms.ChoiceField(choices=BILLING_TYPE_CHOICES, required=False)
+
+    def __init__(self, data, *, products: list, today: date):
+        super().__init__(data, today=today)
+        self.products = {str(p.pk): p for p in products}
+        self.fields["product"].choices = [("", "All products")] + [
+            (str(p.pk), p.name) for p in products
+        ]
 
     def filters(self, currency: str) -> Filters:
         product = self.cleaned_data.get("product")
@@ -449,6 +463,15 @@ def new_paying_customers(organization, *, start: datetime, end: datetime) -> lis
 # --- The page -----------------------------------------------------------------------------
 
 
+def control_value(form: forms.Form, name: str) -> str:
+    """What a control shows: the cleaned value (a named range's days), else what was
+    sent."""
+    value = getattr(form, "cleaned_data", {}).get(name)
+    if value in (None, ""):
+        value = form.data.get(name, "")
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 @dataclass
 class Overview:
     form: OverviewForm
@@ -470,12 +493,7 @@ class Overview:
         return self.main is not None
 
     def _value(self, name: str) -> str:
-        """What a control shows: the cleaned value (a named range's days), else what was
-        sent."""
-        value = getattr(self.form, "cleaned_data", {}).get(name)
-        if value in (None, ""):
-            value = self.form.data.get(name, "")
-        return value.isoformat() if isinstance(value, date) else str(value)
+        return control_value(self.form, name)
 
     range_key = property(lambda self: self._value("range"))
     start_value = property(lambda self: self._value("start"))

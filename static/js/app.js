@@ -138,46 +138,6 @@
   document.addEventListener("input", suggestValues);
   document.addEventListener("change", suggestValues);
 
-  // The revenue chart reads its data from a json_script block (no inline script).
-  function drawRevenueChart(root) {
-    var canvas = root.querySelector("#revenue-chart");
-    var data = root.querySelector("#revenue-data");
-    if (!canvas || !data || !window.Chart || canvas.dataset.drawn) return;
-    canvas.dataset.drawn = "1";
-    var rows = JSON.parse(data.textContent);
-    var currency = canvas.dataset.currency;
-    var digits = ["JPY", "KRW", "VND", "CLP", "ISK"].indexOf(currency) >= 0 ? 0 : 2;
-    var scale = Math.pow(10, digits);
-    var format = new Intl.NumberFormat(undefined, { style: "currency", currency: currency });
-    new window.Chart(canvas, {
-      data: {
-        labels: rows.map(function (r) { return r.month; }),
-        datasets: [
-          {
-            type: "line", label: "Cumulative", yAxisID: "y",
-            data: rows.map(function (r) { return r.cumulative / scale; }),
-            borderColor: "#3b5bdb", backgroundColor: "rgba(59, 91, 219, 0.08)",
-            fill: true, tension: 0.25, pointRadius: 2,
-          },
-          {
-            type: "bar", label: "Per month", yAxisID: "y",
-            data: rows.map(function (r) { return r.revenue / scale; }),
-            backgroundColor: "rgba(112, 72, 232, 0.35)", borderRadius: 3,
-          },
-        ],
-      },
-      options: {
-        responsive: true, maintainAspectRatio: false, animation: false,
-        interaction: { mode: "index", intersect: false },
-        plugins: {
-          legend: { position: "bottom" },
-          tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + format.format(ctx.parsed.y); } } },
-        },
-        scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return format.format(v); } } } },
-      },
-    });
-  }
-
   // Focus the first field in error, on a page the server sent back and on a fragment htmx
   // swapped in (the server also marks it with autofocus, which a swap does not honour
   // once the page has loaded). A field the person is already in keeps the focus.
@@ -228,7 +188,6 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
-    drawRevenueChart(document);
     updateValueEditors(document);
     focusFirstError(document);
   });
