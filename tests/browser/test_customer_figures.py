@@ -1,7 +1,8 @@
 """A customer's Figures section in a real browser: it loads into the customer page, a
 merchant changes the range (the page's URL follows, so a reload keeps it), reads a figure
 and the table view; a customer with one order gets narrow bars on an axis of every day;
-the section keeps to the CSP; without JavaScript the link leads to a page of its own; and
+the section keeps to the CSP, also when the back button restores it; without JavaScript the
+link leads to a page of its own; and
 screenshots at a desktop's and a phone's width (test-artifacts/customer-figures-*.png)."""
 
 from datetime import timedelta
@@ -189,3 +190,23 @@ def test_screenshots_of_the_customer_figures(new_page, sign_in, owner, regular, 
             )
             section = page.locator("#customer-figures")
             section.screenshot(path=ARTIFACTS_DIR / f"customer-figures-{name}-section-{width}.png")
+
+
+def test_back_restores_the_previous_range_with_its_chart(owner_page, regular):
+    page = owner_page
+    visit(page, detail_url(regular))
+    expect(page.locator("canvas#revenue-chart")).to_have_attribute("data-drawn", "1")
+    section = page.get_by_role("region", name="Figures", exact=True)
+    section.get_by_label("Range", exact=True).select_option(label="Last 90 days")
+    wait_for_htmx(page)
+    expect(section.get_by_label("Range", exact=True)).to_have_value("90d")
+    assert "range=90d" in page.url
+    page.go_back()
+    expect(
+        page.get_by_role("region", name="Figures", exact=True).get_by_label("Range", exact=True)
+    ).to_have_value("lifetime")
+    chart = page.locator("canvas#revenue-chart")
+    expect(chart).to_have_attribute("data-drawn", "1")
+    page.wait_for_function("c => window.Chart.getChart(c)", arg=chart.element_handle())
+    assert chart.evaluate(PAINTED_PIXELS) > 1000, "the restored chart is blank"
+    assert page.evaluate("window.__cspViolations") == []
