@@ -1,9 +1,9 @@
 """A customer's Figures section in a real browser: it loads into the customer page, a
 merchant changes the range (the page's URL follows, so a reload keeps it), reads a figure
 and the table view; a customer with one order gets narrow bars on an axis of every day;
-the section keeps to the CSP, also when the back button restores it; without JavaScript the
-link leads to a page of its own; and
-screenshots at a desktop's and a phone's width (test-artifacts/customer-figures-*.png)."""
+the section keeps to the CSP, also when the back button restores it; without JavaScript
+the link leads to a page of its own; and screenshots at a desktop's and a phone's width
+(test-artifacts/customer-figures-*.png)."""
 
 from datetime import timedelta
 
