@@ -11,12 +11,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q
 
 from analytics.compute import Figures, Filters, compute, paid_orders
 from analytics.metrics import BY_SLUG
 from analytics.periods import range_bounds
 from core.currencies import format_amount
+from customers.models import Customer
 from orders.models import Order, Product, Subscription
 
 RANGE_CHOICES = [
@@ -399,19 +400,23 @@ def other_currencies(products: list, currency: str) -> list[str]:
 
 
 def top_customers(organization, *, start: datetime, end: datetime, filters: Filters) -> list:
-    """The customers with the most net revenue (paid orders in the range, in the filters'
-    currency, less refunds), highest first. One query, grouped by customer."""
+    """The live customers with the highest lifetime revenue (the customer list's figure,
+    in the filters' currency) among those with a paid order in the range that the filters
+    select, highest first: the list its "See all" opens, sorted the same way.
+
+    On PostgreSQL a walk down the kept lifetime revenue's index (customers 0012) that
+    probes each customer's orders in the range (index customer, created_at) and stops at
+    the fifth, instead of grouping the range's orders."""
     # The same orders as the figures count, so the list and the cards never disagree.
-    orders = paid_orders(organization, filters).filter(
-        created_at__gte=start, created_at__lt=end, customer__deleted_at__isnull=True
+    in_range = paid_orders(organization, filters).filter(
+        customer_id=OuterRef("pk"), created_at__gte=start, created_at__lt=end
     )
     return list(
-        orders.values("customer_id", "customer__name", "customer__email")
-        .annotate(
-            net=Sum(F("subtotal_amount") - F("discount_amount") - F("refunded_amount")),
-            orders=Count("id"),
-        )
-        .order_by("-net", "customer_id")[:LIST_SIZE]
+        Customer.objects.for_org(organization)
+        .with_figures()
+        .filter(Exists(in_range), revenue_currency=filters.currency, lifetime_revenue__gt=0)
+        .order_by("-lifetime_revenue", "-id")
+        .values("id", "name", "email", "lifetime_revenue")[:LIST_SIZE]
     )
 
 

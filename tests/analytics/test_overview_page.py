@@ -108,8 +108,9 @@ def test_the_customer_lists(client, owner, organization, shop):
     client.force_login(owner)
     response = client.get(url(organization), CUSTOM)
     page = response.context["page"]
-    # Bob: 10,000 - 3,000 refunded; Ada: 500 + 1,000 + 1,000.
-    assert [(r["customer_id"], r["net"]) for r in page.top_customers] == [
+    # By lifetime revenue, among those who paid in the range. Bob: 10,000 - 3,000
+    # refunded; Ada: 500 + 1,000 + 1,000 (in USD: her EUR order is another currency's).
+    assert [(r["id"], r["lifetime_revenue"]) for r in page.top_customers] == [
         (shop["bob"].pk, 7000),
         (shop["ada"].pk, 2500),
     ]
@@ -120,7 +121,11 @@ def test_the_customer_lists(client, owner, organization, shop):
     html = response.content.decode()
     detail = reverse("customers:detail", args=[organization.slug, late.pk])
     assert detail in html and "Late Payer" in html
-    assert html.count(f'href="{reverse("customers:list", args=[organization.slug])}"') >= 3
+    listed = reverse("customers:list", args=[organization.slug])
+    dates = "2026-03-28&amp;ordered_to=2026-03-30"
+    assert f'href="{listed}?ordered_from={dates}&amp;sorting=-lifetime_revenue"' in html
+    assert f'href="{listed}?at_risk=1"' in html
+    assert f'href="{listed}?first_order_from=2026-03-28&amp;first_order_to=2026-03-30"' in html
 
 
 def test_a_named_range_uses_the_organizations_today(client, owner, organization, shop):
@@ -245,3 +250,35 @@ def test_two_first_orders_at_the_same_instant_list_the_customer_once(
     response = client.get(url(organization), CUSTOM)
     listed = [r["customer"].pk for r in response.context["page"].new_customers]
     assert listed == [shop["bob"].pk, grace.pk, shop["ada"].pk]
+
+
+def test_top_customers_rank_by_lifetime_revenue_among_those_who_paid_in_the_range(
+    client, owner, organization, shop
+):
+    # Old: a big order in January only, none in the range: not listed.
+    old = CustomerFactory(organization=organization, name="Old Whale")
+    OrderFactory(customer=old, product=shop["book"], subtotal_amount=90_000,
+                 total_amount=90_000, created_at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    # Carol: 50,000 in January and 100 in the range: first, by her lifetime revenue.
+    carol = CustomerFactory(organization=organization, name="Carol")
+    OrderFactory(customer=carol, product=shop["book"], subtotal_amount=50_000,
+                 total_amount=50_000, created_at=datetime(2026, 1, 6, tzinfo=UTC))  # fmt: skip
+    OrderFactory(customer=carol, product=shop["book"], subtotal_amount=100,
+                 total_amount=100, created_at=utc(29, 12))  # fmt: skip
+    # Gone: deleted customers are never listed.
+    gone = CustomerFactory(organization=organization, name="Gone")
+    OrderFactory(customer=gone, product=shop["book"], subtotal_amount=70_000,
+                 total_amount=70_000, created_at=utc(29, 13))  # fmt: skip
+    gone.deleted_at = NOW
+    gone.save(update_fields=["deleted_at"])
+    client.force_login(owner)
+    page = client.get(url(organization), CUSTOM).context["page"]
+    assert [(r["id"], r["lifetime_revenue"]) for r in page.top_customers] == [
+        (carol.pk, 50_100),
+        (shop["bob"].pk, 7000),
+        (shop["ada"].pk, 2500),
+    ]
+    # With the one-time filter only one-time orders in the range qualify: Bob's range
+    # order is a subscription's, Carol's and Ada's book are purchases.
+    page = client.get(url(organization), {**CUSTOM, "billing_type": "one_time"}).context["page"]
+    assert [r["id"] for r in page.top_customers] == [carol.pk, shop["ada"].pk]

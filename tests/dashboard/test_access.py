@@ -24,6 +24,7 @@ SKIPPED_NAMESPACES = {"admin", "api", "portal"}
 DASHBOARD_ROUTES = {
     "home": ("get", False),
     "analytics:overview": ("get", False),
+    "analytics:customer_figures": ("get", True),
     "password_change": ("get", False),
     "customers:list": ("get", False),
     "customers:create": ("get", False),
