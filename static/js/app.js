@@ -187,6 +187,23 @@
     showRequestError("The server could not be reached. Check your connection and try again.");
   });
 
+  // htmx keeps a copy of the page for the back button. Chart.js sizes its canvases with
+  // inline styles, which would come back as a style attribute the CSP refuses: keep them
+  // out of the copy (taken right after this event) and put them back (through the CSSOM,
+  // which the CSP allows) before the page is painted again. The charts' scripts
+  // (overview.js, customer-figures.js) draw a restored canvas again.
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll("canvas[style]").forEach(function (canvas) {
+      var saved = Array.prototype.map.call(canvas.style, function (name) {
+        return [name, canvas.style.getPropertyValue(name)];
+      });
+      canvas.removeAttribute("style");
+      window.queueMicrotask(function () {
+        saved.forEach(function (property) { canvas.style.setProperty(property[0], property[1]); });
+      });
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     updateValueEditors(document);
     focusFirstError(document);

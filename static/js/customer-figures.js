@@ -88,22 +88,6 @@
   document.addEventListener("input", customDates, true);
   document.addEventListener("change", customDates, true);
 
-  // htmx keeps a copy of the page for the back button. Chart.js sizes the canvas with
-  // inline styles, which would come back as a style attribute the CSP refuses: keep them
-  // out of the copy (taken right after this event) and put them back (through the CSSOM,
-  // which the CSP allows) before the page is painted again.
-  document.addEventListener("htmx:beforeHistorySave", function () {
-    document.querySelectorAll("canvas[data-customer-chart][style]").forEach(function (canvas) {
-      var saved = Array.prototype.map.call(canvas.style, function (name) {
-        return [name, canvas.style.getPropertyValue(name)];
-      });
-      canvas.removeAttribute("style");
-      window.queueMicrotask(function () {
-        saved.forEach(function (property) { canvas.style.setProperty(property[0], property[1]); });
-      });
-    });
-  });
-
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
   document.addEventListener("htmx:load", function (event) { drawAll(event.target); });
 })();

@@ -31,7 +31,9 @@
 
   function draw(canvas) {
     var source = document.getElementById(canvas.dataset.overviewChart);
-    if (!source || canvas.dataset.drawn) return;
+    // A canvas restored from htmx's history copy keeps data-drawn but has no chart: ask
+    // Chart.js rather than the attribute.
+    if (!source || window.Chart.getChart(canvas)) return;
     canvas.dataset.drawn = "1";
     var data = JSON.parse(source.textContent);
     var scale = Math.pow(10, fractionDigits(data.currency));

@@ -98,6 +98,21 @@ def test_the_overview_and_its_swaps_keep_to_the_policy(owner_page, organization,
     assert page.evaluate("window.__cspViolations") == []
 
 
+def test_back_restores_the_previous_range_with_its_charts(owner_page, organization, shop):
+    page = owner_page
+    visit(page, overview_url(organization) + "?range=custom&start=2026-03-28&end=2026-03-30")
+    chart = page.locator('canvas[data-overview-chart="revenue-data-usd"]')
+    expect(chart).to_have_attribute("data-drawn", "1")
+    page.get_by_label("By", exact=True).select_option("week")
+    wait_for_htmx(page)
+    expect(page.locator("[data-overview-summary]")).to_contain_text("by week")
+    page.go_back()
+    expect(page.get_by_label("By", exact=True)).to_have_value("day")
+    page.wait_for_function("c => window.Chart.getChart(c)", arg=chart.element_handle())
+    assert chart.evaluate(PAINTED_PIXELS) > 500, "the restored chart is blank"
+    assert page.evaluate("window.__cspViolations") == []
+
+
 def test_without_javascript_the_form_still_works(
     browser, live_server, sign_in, organization, owner, shop
 ):
