@@ -1,4 +1,4 @@
-"""A customer's key figures, computed in the database (three aggregate queries), and the
+"""A customer's key figures, computed in the database (two aggregate queries), and the
 currencies they paid in (two of them)."""
 
 from dataclasses import dataclass, field
@@ -19,8 +19,6 @@ class CustomerMetrics:
     last_order_at: datetime | None = None
     # Other currencies' revenue, when a customer paid in more than one.
     other_currencies: list[dict] = field(default_factory=list)
-    # [{"month": "2026-03", "revenue": 1900, "cumulative": 5700}], oldest first.
-    monthly: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,18 +51,12 @@ def customer_currencies(customer) -> CustomerCurrencies:
 
 def customer_metrics(customer) -> CustomerMetrics:
     """Lifetime revenue, paid orders, average order, active subscriptions, MRR, first and
-    last order, and monthly revenue, in the customer's main currency."""
+    last order, in the customer's main currency (the figures over time are analytics'
+    customer figures, loaded by the customer page)."""
     currencies = customer_currencies(customer)
     revenue_rows, mrr_rows, main = currencies.revenue_rows, currencies.mrr_rows, currencies.main
     revenue = next((r for r in revenue_rows if r["currency"] == main), {})
     mrr = next((r for r in mrr_rows if r["currency"] == main), {})
-    monthly, cumulative = [], 0
-    for row in Order.objects.filter(customer=customer).monthly_revenue(main):
-        cumulative += row["revenue"]
-        month = row["month"]
-        monthly.append(
-            {"month": f"{month:%Y-%m}", "revenue": row["revenue"], "cumulative": cumulative}
-        )
     return CustomerMetrics(
         currency=main,
         revenue=revenue.get("revenue") or 0,
@@ -75,5 +67,4 @@ def customer_metrics(customer) -> CustomerMetrics:
         active_subscriptions=mrr.get("active_subscriptions", 0),
         mrr=mrr.get("mrr") or 0,
         other_currencies=currencies.others,
-        monthly=monthly,
     )

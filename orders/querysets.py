@@ -2,7 +2,6 @@
 
 from django.db import models
 from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Q, Sum, When
-from django.db.models.functions import TruncMonth
 
 
 class ProductQuerySet(models.QuerySet):
@@ -48,18 +47,6 @@ class OrderQuerySet(models.QuerySet):
                 last_order_at=Max("created_at"),
             )
             .order_by("-paid_orders", "currency")
-        )
-
-    def monthly_revenue(self, currency: str) -> list[dict]:
-        """Revenue per calendar month in one currency: [{"month", "revenue"}], oldest first."""
-        net = F("subtotal_amount") - F("discount_amount") - F("refunded_amount")
-        return list(
-            self.paid()
-            .filter(currency=currency)
-            .annotate(month=TruncMonth("created_at"))
-            .values("month")
-            .annotate(revenue=Sum(net))
-            .order_by("month")
         )
 
 

@@ -67,11 +67,9 @@ def test_metrics_are_computed_from_paid_orders_and_active_subscriptions(merchant
     assert metrics.active_subscriptions == 1
     assert metrics.mrr == 1000  # 120.00 a year
     assert metrics.first_order_at == datetime(2026, 1, 5, tzinfo=UTC)
-    assert [m["month"] for m in metrics.monthly] == ["2026-01", "2026-03"]
-    assert [m["cumulative"] for m in metrics.monthly] == [1000, 2400]
 
 
-@pytest.mark.parametrize(("user", "queries"), [("member", 9), ("owner", 10)])
+@pytest.mark.parametrize(("user", "queries"), [("member", 8), ("owner", 9)])
 def test_the_detail_query_count_does_not_grow_with_orders(
     client, request, user, queries, organization, django_assert_num_queries
 ):
