@@ -1,10 +1,12 @@
 import functools
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from core.metadata import validate_metadata
 from core.models import BaseModel
@@ -69,6 +71,28 @@ class Customer(BaseModel):
     tax_id = models.CharField("tax ID", max_length=64, blank=True)
     locale = models.CharField(max_length=16, blank=True)
     metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])
+    # Set when this customer was merged into another (soft-deleted in the same step): its
+    # IDs then answer for the survivor through CustomerAlias (issue 18).
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_customers",
+        editable=False,
+        db_index=False,  # the partial index below: only merged rows are indexed
+    )
+    # Set when the customer's personal data was erased (irreversible), and by whom.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
 
     objects = CustomerQuerySet.as_manager()
 
@@ -108,6 +132,11 @@ class Customer(BaseModel):
                 fields=["organization", "email", "id"],
                 condition=Q(deleted_at__isnull=True),
                 name="customer_org_email_live",
+            ),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="customer_merged_into",
             ),
         ]
 
@@ -333,3 +362,90 @@ class CustomerDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.customers} (shard {self.shard})"
+
+
+class CustomerAlias(models.Model):
+    """An ID of a customer merged away that keeps answering for the one it was merged into:
+    its internal ID (`kind` id) and its external ID (`kind` external_id), so the merchant's
+    stored IDs keep working (`GET /v1/customers/external/{old}` answers for the survivor).
+    An alias's external ID stays taken: no other customer of the organization may use it.
+    A later merge of the survivor moves its aliases along, so an alias never points at a
+    merged-away customer."""
+
+    class Kind(models.TextChoices):
+        ID = "id", "Internal ID"
+        EXTERNAL_ID = "external_id", "External ID"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="aliases")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=200)
+    merged_customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "value"], name="customer_alias_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value} → {self.customer_id}"
+
+
+class DuplicatePair(models.Model):
+    """Two live customers of one organization that look like the same person, found by the
+    duplicates scan: why (`reasons`, e.g. ["email"], ["name_postal_code"]) and how likely
+    (`score`, 0-1). `customer` has the smaller ID, so a pair is stored once. A dismissed pair
+    ("not the same person") stays dismissed: the scan never offers it again."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reasons = models.JSONField(default=list)
+    score = models.FloatField()
+    found_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "customer", "other"], name="duplicate_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer__lt=F("other")), name="duplicate_pair_ordered"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "-score", "id"],
+                condition=Q(dismissed_at__isnull=True),
+                name="duplicate_pair_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} ~ {self.other_id} ({self.score:.2f})"
+
+
+class DuplicateScan(models.Model):
+    """How far the duplicates scan has looked at an organization's customers: those
+    modified after (`scanned_until`, `scanned_id`) are still to look at, so each run checks
+    only new and changed customers."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    scanned_until = models.DateTimeField(null=True, blank=True)
+    scanned_id = models.UUIDField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"scanned until {self.scanned_until}"
