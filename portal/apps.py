@@ -8,7 +8,9 @@ class PortalConfig(AppConfig):
     name = "portal"
 
     def ready(self) -> None:
-        from core import jobs
+        from core import erasure, jobs
+        from portal.erasure import scrub
         from portal.jobs import PURGE_EVERY_SECONDS, purge_expired
 
         jobs.register("portal_purge", purge_expired, every=PURGE_EVERY_SECONDS)
+        erasure.register(scrub)

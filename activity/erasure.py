@@ -1,0 +1,149 @@
+"""The timeline's part in erasing a customer (core.erasure): notes deleted, the personal
+values in the entries' diffs replaced by core.erasure.ERASED, a buyer's or customer's name
+as an entry's actor too; and its part in the export (the notes and the entries). Also the
+entries of the erasure and the export themselves (`privacy_entry_record`), which the
+organization's audit log lists with who and when.
+
+Each scrub is one statement whatever the number of entries: the diffs are rewritten in SQL
+(PostgreSQL's jsonb functions, SQLite's json1), and only the entries that hold a personal
+value are written.
+"""
+
+from collections.abc import Iterator
+from uuid import UUID
+
+from django.db import models
+from django.db.models import Func
+
+from activity.models import Entry, Note
+from activity.services import _entries_of
+from core.bulk import insert_rows
+from core.changes import ActorType, Change
+from core.erasure import ERASED, Erasure, iter_batches
+from customers.models import ADDRESS_PARTS
+
+# Diff keys whose values are personal: the customer's profile (the billing country stays,
+# as it does on the profile), a note's text, a checkout's buyer details, a cancellation
+# comment; and every metadata key (`metadata.<key>`, `customer_metadata.<key>`).
+PERSONAL_KEYS = (
+    "email",
+    "name",
+    "billing_name",
+    *(f"billing_address_{part}" for part in ADDRESS_PARTS if part != "country"),
+    "tax_id",
+    "locale",
+    "body",
+    "customer_email",
+    "customer_name",
+    "customer_billing_name",
+    *(f"customer_billing_address_{part}" for part in ADDRESS_PARTS if part != "country"),
+    "customer_tax_id",
+    "customer_cancellation_comment",
+)
+PERSONAL_PREFIXES = ("metadata.", "customer_metadata.")
+# Whose name an entry keeps as its actor is theirs: the buyer at checkout (their email),
+# the customer in the portal.
+PERSONAL_ACTORS = (ActorType.BUYER, ActorType.CUSTOMER)
+PRIVACY_TYPES = frozenset({"customer.erased", "customer.exported"})
+
+
+def scrub(erasure: Erasure) -> None:
+    ids = erasure.customer_ids
+    Note.objects.filter(customer_id__in=ids).delete()
+    entries = Entry.objects.filter(customer_id__in=ids)
+    entries.filter(_HasPersonalValues("changes")).update(changes=_ScrubbedChanges("changes"))
+    entries.filter(actor_type__in=PERSONAL_ACTORS).exclude(actor_name=ERASED).update(
+        actor_name=ERASED
+    )
+
+
+def privacy_entry_record(changes: list[Change]) -> None:
+    """The entries of `customer.erased` and `customer.exported` (registered beside
+    entry_record, which leaves these types to it)."""
+    rows = [row for c in changes if c.type in PRIVACY_TYPES for row in _entries_of(c)]
+    insert_rows(Entry, rows)
+
+
+def notes_section(organization_id: UUID, ids: tuple) -> Iterator[dict]:
+    notes = Note.objects.filter(customer_id__in=ids).values(
+        "id", "customer_id", "created_at", "modified_at", "author_name", "body", "pinned"
+    )
+    yield from iter_batches(notes)
+
+
+def timeline_section(organization_id: UUID, ids: tuple) -> Iterator[dict]:
+    entries = Entry.objects.filter(customer_id__in=ids).values(
+        "id", "customer_id", "created_at", "type", "actor_type", "actor_name", "source",
+        "subject_id", "changes",
+    )  # fmt: skip
+    yield from iter_batches(entries)
+
+
+def _personal_condition(connection, key: str) -> tuple[str, list]:
+    """SQL true for a diff key that is personal, and its parameters."""
+    listed = ", ".join(["%s"] * len(PERSONAL_KEYS))
+    prefixes = " OR ".join([f"{key} LIKE %s"] * len(PERSONAL_PREFIXES))
+    return (
+        f"({key} IN ({listed}) OR {prefixes})",
+        [*PERSONAL_KEYS, *(f"{p}%" for p in PERSONAL_PREFIXES)],
+    )
+
+
+class _HasPersonalValues(Func):
+    """True for a diff with a personal key whose values are not all empty or erased."""
+
+    output_field = models.BooleanField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        personal, personal_params = _personal_condition(connection, "e.key")
+        sql = (
+            f"EXISTS (SELECT 1 FROM jsonb_each({column}) AS e "
+            f"CROSS JOIN LATERAL jsonb_array_elements("
+            f"CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value ELSE '[]'::jsonb END) "
+            f"AS v(value) WHERE {personal} "
+            f"AND v.value NOT IN ('null'::jsonb, '\"\"'::jsonb, to_jsonb(%s::text)))"
+        )
+        return sql, [*params, *personal_params, ERASED]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        personal, personal_params = _personal_condition(connection, "e.key")
+        sql = (
+            f"EXISTS (SELECT 1 FROM json_each({column}) AS e, json_each("
+            f"CASE WHEN e.type = 'array' THEN e.value ELSE '[]' END) AS v "
+            f"WHERE {personal} AND v.type != 'null' AND NOT (v.type = 'text' "
+            f"AND v.value IN ('', %s)))"
+        )
+        return sql, [*params, *personal_params, ERASED]
+
+
+class _ScrubbedChanges(Func):
+    """The diff with each personal key's non-empty values replaced by ERASED."""
+
+    output_field = models.JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        personal, personal_params = _personal_condition(connection, "e.key")
+        sql = (
+            f"(SELECT coalesce(jsonb_object_agg(e.key, CASE WHEN {personal} "
+            f"AND jsonb_typeof(e.value) = 'array' THEN (SELECT coalesce(jsonb_agg("
+            f"CASE WHEN v.value IN ('null'::jsonb, '\"\"'::jsonb) THEN v.value "
+            f"ELSE to_jsonb(%s::text) END ORDER BY v.n), '[]'::jsonb) "
+            f"FROM jsonb_array_elements(e.value) WITH ORDINALITY AS v(value, n)) "
+            f"ELSE e.value END), '{{}}'::jsonb) FROM jsonb_each({column}) AS e)"
+        )
+        return sql, [*personal_params, ERASED, *params]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        personal, personal_params = _personal_condition(connection, "e.key")
+        sql = (
+            f"(SELECT json_group_object(e.key, CASE WHEN {personal} AND e.type = 'array' "
+            f"THEN (SELECT json_group_array(CASE WHEN v.type = 'null' OR (v.type = 'text' "
+            f"AND v.value = '') THEN v.value ELSE %s END) FROM json_each(e.value) AS v) "
+            f"WHEN e.type IN ('array', 'object') THEN json(e.value) ELSE e.value END) "
+            f"FROM json_each({column}) AS e)"
+        )
+        return sql, [*personal_params, ERASED, *params]

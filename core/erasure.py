@@ -1,0 +1,182 @@
+"""Erasing a customer's personal data, and exporting it first, across every app's tables.
+
+The ground floor, like core.changes: this module imports no app. The customers service
+(customers.privacy) owns the customer's profile; the rows about a customer that upper apps
+keep (timeline entries and notes, webhook events, checkouts, portal sessions) are theirs
+to scrub and to export. Each app registers a scrubber (`register`) and, for the export, a
+section (`register_section`) in its `AppConfig.ready()`; the service calls `erase()` in
+its own transaction, so a scrubber that fails rolls the whole erasure back and nothing is
+left half-erased.
+
+Scrubbers work set-based (an UPDATE or DELETE per table, whatever the number of rows): a
+customer with 10,000 orders is erased in a few statements. What core itself keeps about a
+customer (stored API replies, emails in the outbox) is scrubbed here, first.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.expressions import Func, Value
+from django.db.models.functions import Lower
+
+# What replaces a personal value that has to stay in a row's shape (a diff's old or new
+# value, a payload's field).
+ERASED = "[erased]"
+# Non-deliverable (RFC 6761 reserves .invalid), and unique: the customer's own ID.
+PLACEHOLDER_DOMAIN = "erased.invalid"
+
+
+class RawJSON(str):
+    """An export item already encoded as JSON text (a stored payload): written as it is."""
+
+
+def placeholder_email(customer_id: UUID) -> str:
+    return f"erased-{customer_id}@{PLACEHOLDER_DOMAIN}"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """The customers being erased together (one and those merged into it), of one
+    organization: their IDs, the emails they had when erased (lowercased, to find what
+    was keyed by email: sign-in codes, emails sent) and the erased profile each now has
+    (`profiles[id]`: their JSON as the API shapes it, for payloads that carry a customer)."""
+
+    organization_id: UUID
+    customer_ids: tuple[UUID, ...]
+    emails: tuple[str, ...] = ()
+    profiles: dict[UUID, dict] = field(default_factory=dict)
+
+
+Scrubber = Callable[[Erasure], None]
+# A section of the export: the organization ID and the customer IDs in, JSON-ready items out
+# (a generator, read a batch at a time).
+Section = Callable[[UUID, tuple[UUID, ...]], Iterable[Any]]
+
+_scrubbers: list[Scrubber] = []
+_sections: dict[str, Section] = {}
+
+
+def register(scrubber: Scrubber) -> None:
+    """Add a scrubber (once: registering it again does nothing)."""
+    if scrubber not in _scrubbers:
+        _scrubbers.append(scrubber)
+
+
+def register_section(name: str, section: Section) -> None:
+    """Add (or replace) the export's section `name`."""
+    _sections[name] = section
+
+
+def sections() -> dict[str, Section]:
+    """The registered export sections, by name."""
+    return dict(_sections)
+
+
+def erase(erasure: Erasure) -> None:
+    """Scrub everything about the customers, in the caller's transaction: core's own rows
+    first, then each registered scrubber in turn."""
+    _scrub_core(erasure)
+    for scrubber in _scrubbers:
+        scrubber(erasure)
+
+
+def _scrub_core(erasure: Erasure) -> None:
+    from core.models import IdempotencyKey, OutgoingEmail
+
+    if erasure.emails:
+        # Receipts, sign-in codes and portal links sent to the customer: their text is
+        # about them, and one still pending must not go out.
+        OutgoingEmail.objects.annotate(to_lower=Lower("to")).filter(
+            organization_id=erasure.organization_id, to_lower__in=erasure.emails
+        ).delete()
+    # A stored API reply naming the customer (its ID, or its email: a create's reply) is
+    # replaced by a 410, so a retry with the same key neither replays the old body nor
+    # runs the request again.
+    needles = [str(pk) for pk in erasure.customer_ids] + list(erasure.emails)
+    rows = IdempotencyKey.objects.filter(organization_id=erasure.organization_id)
+    condition = Q()
+    for index, needle in enumerate(needles):
+        rows = rows.annotate(**{f"names_{index}": BytesContain("response_body", needle)})
+        condition |= Q(**{f"names_{index}": True})
+    if needles:
+        rows.filter(condition).update(status_code=410, response_body=GONE_BODY)
+
+
+GONE_BODY = (
+    b'{"error": "ResourceGone", "detail": "This reply named a customer whose data was erased."}'
+)
+
+
+class BytesContain(Func):
+    """True when a binary column holds `needle`'s UTF-8 bytes (case-insensitively for
+    ASCII letters: an email is stored as typed)."""
+
+    output_field = models.BooleanField()
+
+    def __init__(self, expression, needle: str):
+        super().__init__(expression, Value(needle.lower()))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        needle, needle_params = compiler.compile(self.source_expressions[1])
+        sql = f"(strpos(lower(convert_from({column}, 'UTF8')), {needle}) > 0)"
+        return sql, [*params, *needle_params]
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        needle, needle_params = compiler.compile(self.source_expressions[1])
+        return f"(instr(lower(CAST({column} AS TEXT)), {needle}) > 0)", [*params, *needle_params]
+
+
+# --- JSON helpers the scrubbers share ------------------------------------------------------
+
+
+class JSONReplace(Func):
+    """`expression` with the value at each existing `path` (a tuple of keys) replaced by a
+    JSON value; a path the document lacks is left out (never created), on PostgreSQL
+    (jsonb_set with create_missing false) as on SQLite (json_replace)."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, expression, replacements: list[tuple[tuple[str, ...], Any]]):
+        super().__init__(expression)
+        self.replacements = replacements
+
+    def as_postgresql(self, compiler, connection, **extra):
+        import json
+
+        sql, params = compiler.compile(self.source_expressions[0])
+        params = list(params)
+        for path, value in self.replacements:
+            sql = f"jsonb_set({sql}, %s::text[], %s::jsonb, false)"
+            params += [list(path), json.dumps(value)]
+        return sql, params
+
+    def as_sql(self, compiler, connection, **extra):
+        import json
+
+        sql, params = compiler.compile(self.source_expressions[0])
+        params = list(params)
+        for path, value in self.replacements:
+            sql = f"json_replace({sql}, %s, json(%s))"
+            params += ["$." + ".".join(f'"{key}"' for key in path), json.dumps(value)]
+        return sql, params
+
+
+def iter_batches(queryset, *, size: int = 2000) -> Iterator:
+    """The rows of `queryset` a batch at a time, by primary key (no cursor kept open
+    between batches, memory bounded by one batch)."""
+    last = None
+    while True:
+        page = queryset.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page[:size])
+        yield from rows
+        if len(rows) < size:
+            return
+        last = rows[-1].pk
