@@ -178,6 +178,12 @@ def _register_routers() -> None:
     from analytics.api import router as metrics_router
     from checkouts.api import router as checkouts_router
     from customers.api import router as customers_router
+    from customers.api_merge import TAG as MERGE_TAG
+    from customers.api_merge import TAG_DESCRIPTION as MERGE_TAG_DESCRIPTION
+    from customers.api_merge import router as merge_router
+    from customers.api_privacy import TAG as PRIVACY_TAG
+    from customers.api_privacy import TAG_DESCRIPTION as PRIVACY_TAG_DESCRIPTION
+    from customers.api_privacy import router as privacy_router
     from imports.api import TAG as IMPORTS_TAG
     from imports.api import TAG_DESCRIPTION as IMPORTS_TAG_DESCRIPTION
     from imports.api import router as imports_router
@@ -185,13 +191,19 @@ def _register_routers() -> None:
     from portal.api import portal_router, sessions_router
     from webhooks.api import router as webhooks_router
 
+    # Our extension (duplicates, merges), first: /customers/duplicates is no customer's ID.
+    api.add_router("/customers/", merge_router)
     api.add_router("/customers/", customers_router)
     # Our extension beside them (/customers/{id}/timeline), tagged as not Polar's.
     api.add_router("/customers/", timeline_router)
+    # Our extension too (/customers/{id}/data-export, /customers/{id}/erase).
+    api.add_router("/customers/", privacy_router)
     api.add_router("/customer-imports/", imports_router)
     api.openapi_extra["tags"] = [
         {"name": TAG, "description": TAG_DESCRIPTION},
         {"name": IMPORTS_TAG, "description": IMPORTS_TAG_DESCRIPTION},
+        {"name": MERGE_TAG, "description": MERGE_TAG_DESCRIPTION},
+        {"name": PRIVACY_TAG, "description": PRIVACY_TAG_DESCRIPTION},
     ]
     api.add_router("/orders/", orders_router)
     api.add_router("/subscriptions/", subscriptions_router)

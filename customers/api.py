@@ -28,7 +28,7 @@ from core.prepared import PreparedQuery
 from customers import services
 from customers.counts import created_day_seek, customer_count, metadata_count
 from customers.export import csv_pieces
-from customers.models import EMAIL_MAX_LENGTH, Customer
+from customers.models import EMAIL_MAX_LENGTH, Customer, CustomerAlias
 from customers.querysets import FIGURE_SORTINGS, SORTINGS, metadata_filters
 from customers.schemas import (
     CustomerCreateIn,
@@ -292,15 +292,26 @@ _BY_EXTERNAL_ID = PreparedQuery(
 
 
 def _by_id(request: HttpRequest, raw_id: str) -> Customer:
-    """404 alike for a malformed ID, a missing customer and another organization's."""
+    """404 alike for a malformed ID, a missing customer and another organization's. The
+    ID of a customer merged away answers for the one it was merged into (its alias)."""
     customer_id = uuid_or_404(raw_id)
-    return found_or_404(_BY_ID.first(organization_id=request.organization.pk, id=customer_id))
+    organization_id = request.organization.pk
+    customer = _BY_ID.first(organization_id=organization_id, id=customer_id)
+    if customer is None and (
+        survivor := CustomerAlias.survivor_id(organization_id, id=customer_id)
+    ):
+        customer = _BY_ID.first(organization_id=organization_id, id=survivor)
+    return found_or_404(customer)
 
 
 def _by_external_id(request: HttpRequest, external_id: str) -> Customer:
-    return found_or_404(
-        _BY_EXTERNAL_ID.first(organization_id=request.organization.pk, external_id=external_id)
-    )
+    organization_id = request.organization.pk
+    customer = _BY_EXTERNAL_ID.first(organization_id=organization_id, external_id=external_id)
+    if customer is None and (
+        survivor := CustomerAlias.survivor_id(organization_id, external_id=external_id)
+    ):
+        customer = _BY_ID.first(organization_id=organization_id, id=survivor)
+    return found_or_404(customer)
 
 
 def _id_lookup(request: HttpRequest, raw_id: str) -> services.CustomerKey:

@@ -395,6 +395,24 @@ class CustomerAlias(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value} → {self.customer_id}"
 
+    @classmethod
+    def survivor_id(cls, organization_id, *, id=None, external_id: str | None = None):
+        """The ID of the customer an old ID (`id`) or old external ID now answers for, or
+        None: the one fallback every lookup by ID makes when no live customer has it
+        (customers.api, customers.services._lock_live). One index probe
+        (customer_alias_unique)."""
+        if id is not None:
+            kind, value = cls.Kind.ID, str(id)
+        elif external_id is not None:
+            kind, value = cls.Kind.EXTERNAL_ID, external_id
+        else:
+            return None
+        return (
+            cls.objects.filter(organization_id=organization_id, kind=kind, value=value)
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+
 
 class DuplicatePair(models.Model):
     """Two live customers of one organization that look like the same person, found by the

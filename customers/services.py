@@ -25,6 +25,7 @@ from customers.models import (
     BILLING_FIELDS,
     DELETED_EXTERNAL_ID_KEY,
     Customer,
+    CustomerAlias,
     constraint_error,
 )
 from customers.schemas import customer_event
@@ -307,6 +308,13 @@ def _lock_live(customer: "Customer | CustomerKey") -> Customer:
         )
     else:
         current = _LOCK_BY_ID.first(organization_id=customer.organization_id, id=customer.id)
+    if current is None and isinstance(customer, CustomerKey):
+        # An ID of a customer merged away answers for the one it was merged into.
+        survivor = CustomerAlias.survivor_id(
+            customer.organization_id, id=customer.id, external_id=customer.external_id
+        )
+        if survivor is not None:
+            current = _LOCK_BY_ID.first(organization_id=customer.organization_id, id=survivor)
     if current is None:
         raise Customer.DoesNotExist("This customer has been deleted.")
     return current

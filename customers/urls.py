@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import subscription_views, views
+from customers import merge_views, subscription_views, views
 
 app_name = "customers"
 
@@ -20,4 +20,8 @@ urlpatterns = [
         subscription_views.subscription_action,
         name="subscription_action",
     ),
+    # Issue 18: duplicates and merges (customers/merge_views.py).
+    path("duplicates/", merge_views.duplicates_list, name="duplicates"),
+    path("duplicates/dismiss/", merge_views.duplicate_dismiss, name="duplicate_dismiss"),
+    path("<uuid:customer_id>/merge/", merge_views.customer_merge, name="merge"),
 ]

@@ -37,6 +37,9 @@ DASHBOARD_ROUTES = {
     "customers:metadata_edit": ("get", True),
     "customers:metadata_remove": ("post", True),
     "customers:subscription_action": ("post", True),
+    "customers:duplicates": ("get", False),
+    "customers:duplicate_dismiss": ("post", False),
+    "customers:merge": ("get", True),
     "portal_links:copy": ("post", True),
     "portal_links:email": ("post", True),
     "activity:timeline": ("get", True),
@@ -53,6 +56,7 @@ DASHBOARD_ROUTES = {
     "orders:product_checkout": ("post", False),
     "orders:order_detail": ("get", False),
     "orders:subscription_detail": ("get", False),
+    "organizations:settings": ("get", False),
     "organizations:tokens": ("get", False),
     "organizations:portal": ("get", False),
     "organizations:token_revoke": ("post", False),
@@ -104,9 +108,10 @@ IMPORT_ROUTES = {
 NOTE_ROUTES = {"activity:note", "activity:note_edit", "activity:note_delete", "activity:note_pin"}
 # Routes only owners may use: members get 403 (outsiders still get 404, like everywhere).
 OWNER_ONLY = {"organizations:tokens", "organizations:token_revoke", "webhooks:endpoints"}
-OWNER_ONLY |= {"organizations:portal"}
+OWNER_ONLY |= {"organizations:portal", "organizations:settings"}
 OWNER_ONLY |= ENDPOINT_ROUTES
 OWNER_ONLY |= {"audit:log", "audit:export"}
+OWNER_ONLY |= {"customers:duplicate_dismiss", "customers:merge"}
 
 
 def route_names(patterns=None, namespace=None) -> set[str]:
