@@ -19,18 +19,20 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from core import erasure
 from core.changes import Change, record
 from core.encoding import json_text
 from customers import services
+from customers.counts import metadata_token
 from customers.models import (
     ADDRESS_PARTS,
     DELETED_EXTERNAL_ID_KEY,
     Customer,
     CustomerAlias,
+    CustomerMetadataCount,
     DuplicatePair,
 )
 from customers.schemas import customer_event, customer_out
@@ -187,8 +189,15 @@ def customer_erase(
         Subscription.objects.filter(customer_id__in=ids).exclude(
             customer_cancellation_comment=""
         ).update(customer_cancellation_comment="")
+        held = {
+            (key, metadata_token(value))
+            for person in everyone
+            for key, value in person.metadata.items()
+            if key != DELETED_EXTERNAL_ID_KEY
+        }
         for person in everyone:
             _anonymise(person, now=now, erased_by=erased_by)
+        _drop_emptied_counters(current.organization_id, held)
         # IDs only, no personal value; but nothing is left for them to answer for.
         CustomerAlias.objects.filter(customer_id__in=ids).delete()
         DuplicatePair.objects.filter(customer_id__in=ids).delete()
@@ -241,6 +250,23 @@ def export_then_erase(*, customer: Customer, erased_by=None, expected_version=No
         raise
     spool.seek(0)
     return spool, erased
+
+
+def _drop_emptied_counters(organization_id, held: set) -> None:
+    """The metadata counters (PostgreSQL's triggers keep them) of values no live customer
+    holds any more after the erasure: a value only this customer had would stay as the
+    text of a row counting zero. A value others hold too is theirs as well, and stays."""
+    if not held:
+        return
+    pairs = Q()
+    for key, value in held:
+        pairs |= Q(key=key, value=value)
+    counters = CustomerMetadataCount.objects.filter(pairs, organization_id=organization_id)
+    emptied = Q()
+    for row in counters.values("key", "value").annotate(total=Sum("customers")).filter(total=0):
+        emptied |= Q(key=row["key"], value=row["value"])
+    if emptied:
+        counters.filter(emptied).delete()
 
 
 def _merged_customers(customer: Customer, *, lock: bool = False) -> list[Customer]:
