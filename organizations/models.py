@@ -7,6 +7,9 @@ from django.db import models
 from core.models import BaseModel
 from core.timezones import validate_timezone
 
+# Organization fields a plain save() leaves alone (see Organization.save).
+JOB_FIELDS = frozenset({"webhooks_version", "pending_timezone", "pending_timezone_locked_until"})
+
 
 class Organization(BaseModel):
     """A merchant. Every tenant row belongs to exactly one organization."""
@@ -59,9 +62,28 @@ class Organization(BaseModel):
         validators=[RegexValidator(r"^[a-z]{3}$", "A currency is three lowercase letters.")],
         help_text="The currency the overview shows first (ISO 4217, lowercase).",
     )
+    # A timezone change waiting for the worker (organizations.jobs): on PostgreSQL the
+    # UPDATE of `timezone` recuts the organization's kept daily figures in its own
+    # transaction (analytics migration 0002), too long for a web request. NULL when none
+    # is pending (nullable, so SQLite adds the column in place: rebuilding the table
+    # fails on the webhooks triggers that name it); `pending_timezone_locked_until` is
+    # the lease of the worker applying it (a killed or failed attempt is tried again once
+    # it runs out).
+    pending_timezone = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, editable=False
+    )
+    pending_timezone_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The job's poll: the few organizations with a change pending.
+            models.Index(
+                fields=["pending_timezone_locked_until"],
+                condition=models.Q(pending_timezone__isnull=False),
+                name="organization_timezone_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -76,12 +98,13 @@ class Organization(BaseModel):
     def save(self, *args, **kwargs) -> None:
         # Only the trigger moves webhooks_version: saving an instance read before the
         # last endpoint change must not write its older value back (a process still
-        # caching that version's listeners would then be trusted).
+        # caching that version's listeners would then be trusted). Likewise only the
+        # settings page and the worker move a pending timezone change.
         if not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 f.name
                 for f in self._meta.concrete_fields
-                if not f.primary_key and f.name != "webhooks_version"
+                if not f.primary_key and f.name not in JOB_FIELDS
             ]
         super().save(*args, **kwargs)
 
