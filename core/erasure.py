@@ -169,7 +169,8 @@ class JSONReplace(Func):
 
 def iter_batches(queryset, *, size: int = 2000) -> Iterator:
     """The rows of `queryset` a batch at a time, by primary key (no cursor kept open
-    between batches, memory bounded by one batch)."""
+    between batches, memory bounded by one batch); a `.values()` queryset must include
+    "id"."""
     last = None
     while True:
         page = queryset.order_by("pk")
@@ -179,4 +180,4 @@ def iter_batches(queryset, *, size: int = 2000) -> Iterator:
         yield from rows
         if len(rows) < size:
             return
-        last = rows[-1].pk
+        last = rows[-1]["id"] if isinstance(rows[-1], dict) else rows[-1].pk

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import merge_views, subscription_views, views
+from customers import merge_views, privacy_views, subscription_views, views
 
 app_name = "customers"
 
@@ -24,4 +24,11 @@ urlpatterns = [
     path("duplicates/", merge_views.duplicates_list, name="duplicates"),
     path("duplicates/dismiss/", merge_views.duplicate_dismiss, name="duplicate_dismiss"),
     path("<uuid:customer_id>/merge/", merge_views.customer_merge, name="merge"),
+    # Issue 18: a customer's data exported and erased (customers/privacy_views.py).
+    path(
+        "<uuid:customer_id>/data-export/",
+        privacy_views.customer_data_export,
+        name="data_export",
+    ),
+    path("<uuid:customer_id>/erase/", privacy_views.customer_erase, name="erase"),
 ]

@@ -37,6 +37,8 @@ DASHBOARD_ROUTES = {
     "customers:metadata_edit": ("get", True),
     "customers:metadata_remove": ("post", True),
     "customers:subscription_action": ("post", True),
+    "customers:data_export": ("get", True),
+    "customers:erase": ("get", True),
     "customers:duplicates": ("get", False),
     "customers:duplicate_dismiss": ("post", False),
     "customers:merge": ("get", True),
@@ -112,6 +114,7 @@ OWNER_ONLY |= {"organizations:portal", "organizations:settings"}
 OWNER_ONLY |= ENDPOINT_ROUTES
 OWNER_ONLY |= {"audit:log", "audit:export"}
 OWNER_ONLY |= {"customers:duplicate_dismiss", "customers:merge"}
+OWNER_ONLY |= {"customers:data_export", "customers:erase"}
 
 
 def route_names(patterns=None, namespace=None) -> set[str]:
