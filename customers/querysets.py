@@ -232,16 +232,19 @@ class CustomerQuerySet(models.QuerySet):
             queryset = queryset.filter(pk__in=subscriptions.values("customer_id"))
         if any(ordered):
             queryset = queryset.filter(pk__in=_paid_between(organization, *ordered))
-        start, end = first_order
-        if start is not None:
-            # Paid in the range and never before it: the range holds the first paid order.
-            earlier = Order.objects.paid().filter(
-                organization=organization, customer_id=OuterRef("customer_id"), created_at__lt=start
-            )
-            firsts = _paid_between(organization, start, end).exclude(Exists(earlier))
-            queryset = queryset.filter(pk__in=firsts)
-        elif end is not None:  # a first paid order before `end`: any paid order before it
-            queryset = queryset.filter(pk__in=_paid_between(organization, None, end))
+        if any(first_order):
+            start, end = first_order
+            # A paid order in the range (the small side), and the customer's first paid
+            # order, one probe of the (customer, created_at) index per candidate, in it.
+            # Testing "no paid order before the range" per order of the range instead made
+            # PostgreSQL probe every order of the range (an anti-join; 1 s at 3M orders).
+            first_paid = Order.objects.paid().filter(customer_id=OuterRef("pk"))
+            first_paid_at = Subquery(first_paid.order_by("created_at").values("created_at")[:1])
+            queryset = queryset.filter(pk__in=_paid_between(organization, start, end))
+            if start is not None:
+                queryset = queryset.alias(first_paid_at=first_paid_at).filter(
+                    first_paid_at__gte=start
+                )
         return queryset
 
     def update(self, **kwargs) -> int:

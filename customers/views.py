@@ -62,6 +62,8 @@ from organizations.models import Membership
 LIST_PAGE_SIZE = 50
 # How long a search may try the path that is fast when few rows match (see _customer_page).
 SEARCH_FAST_PATH_MS = 60
+# How long a segment's page may walk the sort index before sorting the segment instead.
+SEGMENT_WALK_MS = 100
 ORDERS_PAGE_SIZE = 10
 WEBHOOK_LINKS_SHOWN = 5
 
@@ -125,6 +127,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         page = _customer_page(
             customers.with_figures(),
             query=query,
+            segmented=bool(segments),
             field=SORTINGS[sorting.lstrip("-")],
             descending=sorting.startswith("-"),
             cursor=request.GET.get("cursor"),
@@ -566,25 +569,37 @@ def _segment_bounds(form, organization) -> dict:
     }
 
 
-def _customer_page(customers, *, query: str, **paging):
+def _customer_page(customers, *, query: str, segmented: bool = False, **paging):
     """A page of the list. A search on PostgreSQL first tries its trigram indexes and sorts
     what they match: milliseconds when few rows match, wherever they sit in the sort order.
     When many match, that would sort a large share of the table, so it gets a short time
     budget, and past it the page comes from walking the sort index instead (quick exactly
     then, since matches are everywhere). The planner cannot tell the cases apart: its
-    estimate for any substring pattern is the same."""
-    if len(query) >= 3 and connection.vendor == "postgresql":
+    estimate for any substring pattern is the same.
+
+    A segment (`filter_segments`) the other way round: the walk first, within its budget,
+    since the overview links recent days, whose customers sit at the top of the usual
+    orders (newest, highest revenue): a few milliseconds. Past the budget (days long ago,
+    a rare segment), the segment's own rows are read from its subquery's index and sorted:
+    in proportion to the segment, not to the table. The planner cannot tell these apart
+    either: it assumes a segment's customers are spread evenly through the sort order."""
+    if connection.vendor == "postgresql" and (len(query) >= 3 or segmented):
+        sort_first = len(query) >= 3
+        budget = SEARCH_FAST_PATH_MS if sort_first else SEGMENT_WALK_MS
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout = %s", [SEARCH_FAST_PATH_MS])
+                cursor.execute("SET LOCAL statement_timeout = %s", [budget])
                 page = keyset_page(
-                    customers, limit=LIST_PAGE_SIZE, sort_matches_first=True, **paging
+                    customers, limit=LIST_PAGE_SIZE, sort_matches_first=sort_first, **paging
                 )
                 # Within an outer transaction the budget would outlive this block.
                 cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
                 return page
         except OperationalError:  # cancelled at the time budget
-            pass
+            if not sort_first:
+                return keyset_page(
+                    customers, limit=LIST_PAGE_SIZE, sort_matches_first=True, **paging
+                )
     return keyset_page(customers, limit=LIST_PAGE_SIZE, **paging)
 
 

@@ -352,11 +352,39 @@ def test_a_segment_query_count(merchant, list_url, shop, django_assert_num_queri
     # session, user, memberships with their organizations, the count (bounded), one page
     # of customers (the segments are subqueries of it), the active subscriptions among that
     # page's customers, the metadata filter's suggestions; on PostgreSQL the count's time
-    # budget, set and reset around it in its own transaction (a savepoint and its release)
-    expected = 7 + (4 if connection.vendor == "postgresql" else 0)
+    # budget and the page's (its walk of the sort index), each set and reset around its
+    # query in its own transaction (a savepoint and its release here)
+    expected = 7 + (8 if connection.vendor == "postgresql" else 0)
     with django_assert_num_queries(expected):
         response = merchant.get(list_url, {"at_risk": "1", **NOVEMBER, **ORDERED_NOVEMBER})
     assert emails(response) == ["newbie@x.io"]
+
+
+def test_a_segment_walk_past_its_time_budget_sorts_the_segment_instead(
+    postgres_only, merchant, list_url, shop, monkeypatch
+):
+    from django.db import OperationalError
+
+    from customers import views
+
+    real, calls = views.keyset_page, []
+
+    def slow_walk(queryset, **kwargs):
+        calls.append(kwargs.get("sort_matches_first", False))
+        if not kwargs.get("sort_matches_first"):
+            raise OperationalError("canceling statement due to statement timeout")
+        return real(queryset, **kwargs)
+
+    monkeypatch.setattr(views, "keyset_page", slow_walk)
+    response = merchant.get(list_url, {**NOVEMBER, "sorting": "email"})
+    assert emails(response) == [
+        "first-minute@x.io",
+        "last-evening@x.io",
+        "newbie@x.io",
+        "pending-before@x.io",
+        "refunded@x.io",
+    ]
+    assert calls == [False, True]
 
 
 # --- The export ----------------------------------------------------------------------------
