@@ -317,3 +317,32 @@ def test_a_session_expiring_soon_is_deleted_too(zelda, owner):
     )
     privacy.customer_erase(customer=zelda, erased_by=owner)
     assert not CustomerSession.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_an_erase_either_lands_first_and_is_erased_or_finds_it_gone(
+    postgres_only, organization, owner
+):
+    """The erasure locks the customer's row: an update queued behind it finds the customer
+    deleted (404), one ahead of it is erased with the rest; never a personal value written
+    after the scrub."""
+    from tests.customers.test_concurrency import race
+
+    customer = services.customer_create(
+        organization=organization, email="racer@example.com", name="Racer"
+    )
+
+    def act(i):
+        if i == 0:
+            return privacy.customer_erase(customer=customer, erased_by=owner)
+        return services.customer_update(customer=customer, name="Racer Renamed")
+
+    for _ in range(3):
+        results = race(act)
+        erased = Customer.objects.get(pk=customer.pk)
+        assert erased.erased_at is not None and erased.name == ""
+        assert isinstance(results[1], Customer | Customer.DoesNotExist), results
+        assert not found_anywhere(["Racer Renamed", "racer@example.com"])
+        customer = services.customer_create(
+            organization=organization, email="racer@example.com", name="Racer"
+        )
