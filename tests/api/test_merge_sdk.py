@@ -203,3 +203,37 @@ def test_a_survivor_without_external_id_answers_to_the_merged_ones_through_the_s
     found = sdk.customers.get_external(external_id="shop_7")
     assert found.id == str(plain.pk) and found.external_id == "shop_7"
     assert sdk.customers.get(id=str(twin.pk)).id == str(plain.pk)
+
+
+def test_the_duplicates_list_query_count(api, organization, django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from organizations.models import OrganizationAccessToken
+
+    for n in range(12):
+        customer_create(organization=organization, email=f"dup{n}@example.com")
+        customer_create(organization=organization, email=f"dup{n}+x@example.com")
+    scan_organization(organization.pk, lag=timedelta(0))
+    OrganizationAccessToken.objects.update(last_used_at=timezone.now())
+    # token, the page of pairs with both customers, the count (a full first page)
+    with django_assert_num_queries(3):
+        response = api.get("/v1/customers/duplicates", {"limit": 10})
+    assert response.json()["pagination"] == {"total_count": 12, "max_page": 2}
+    # token, the page (short: it proves the total)
+    with django_assert_num_queries(2):
+        response = api.get("/v1/customers/duplicates", {"limit": 10, "page": 2})
+    assert len(response.json()["items"]) == 2
+
+
+def test_an_old_external_id_costs_two_statements_more(api, ada, twin, django_assert_num_queries):
+    from django.utils import timezone
+
+    from organizations.models import OrganizationAccessToken
+
+    merged(api, ada, twin)
+    OrganizationAccessToken.objects.update(last_used_at=timezone.now())
+    # token, no live customer has it, the alias, the survivor
+    with django_assert_num_queries(4):
+        assert api.get("/v1/customers/external/shop_7").json()["id"] == str(ada.pk)
