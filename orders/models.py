@@ -85,6 +85,14 @@ class Product(BaseModel):
         return self.recurring_interval is not None
 
 
+# Subscriptions that may not renew: a payment past due or unpaid, a renewal being retried,
+# or an ongoing one cancelling at period end (SubscriptionQuerySet.at_risk() and its
+# partial index, which PostgreSQL uses because the query's condition is this same one).
+AT_RISK = Q(status__in=("past_due", "unpaid")) | Q(
+    status__in=("trialing", "active", "past_due", "incomplete")
+) & (Q(cancel_at_period_end=True) | Q(next_attempt_at__isnull=False))
+
+
 class Subscription(BaseModel):
     class Status(models.TextChoices):
         INCOMPLETE = "incomplete", "Incomplete"
@@ -157,6 +165,13 @@ class Subscription(BaseModel):
                     status__in=("trialing", "active", "past_due"), next_attempt_at__isnull=False
                 ),
                 name="subscription_due_retry",
+            ),
+            # The overview's At risk list (newest change first) and the customer list's
+            # at_risk filter (its customers): a few percent of the subscriptions.
+            models.Index(
+                fields=["organization", "-modified_at", "-id"],
+                condition=AT_RISK,
+                name="subscription_at_risk",
             ),
         ]
 

@@ -61,15 +61,11 @@ class SubscriptionQuerySet(models.QuerySet):
         return self.filter(status__in=self.model.ONGOING_STATUSES)
 
     def at_risk(self) -> "SubscriptionQuerySet":
-        """Subscriptions that may not renew: a payment past due or unpaid, a renewal being
-        retried, or an ongoing one cancelling at period end (the overview's *At risk* list
-        and the customer list's `at_risk` filter)."""
-        status = self.model.Status
-        return self.filter(
-            Q(status__in=(status.PAST_DUE, status.UNPAID))
-            | Q(status__in=self.model.ONGOING_STATUSES)
-            & (Q(cancel_at_period_end=True) | Q(next_attempt_at__isnull=False))
-        )
+        """Subscriptions that may not renew (orders.models.AT_RISK): the overview's *At
+        risk* list and the customer list's `at_risk` filter."""
+        from orders.models import AT_RISK  # models import this module
+
+        return self.filter(AT_RISK)
 
     def newest(self, limit: int = 20) -> list:
         """The most recent subscriptions with their products, as the customer page lists them."""
