@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET
 
 from activity.api import ENTRY_TYPES
 from activity.models import Entry
+from activity.services import ORGANIZATION_TYPES
 from core.changes import ActorType
 from core.paging import InvalidCursor, keyset_page
 from core.views import bad_request
@@ -68,7 +69,8 @@ CUSTOMER_COLUMNS = ("customer__email", "customer__external_id", "customer__delet
 class AuditLogFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=100)
     type = forms.ChoiceField(
-        required=False, choices=[("", "Any type"), *((t, t) for t in ENTRY_TYPES)]
+        required=False,
+        choices=[("", "Any type"), *((t, t) for t in sorted({*ENTRY_TYPES, *ORGANIZATION_TYPES}))],
     )
     customer = forms.CharField(
         required=False,
@@ -247,7 +249,7 @@ def _row(entry: Entry, organization) -> dict:
         "entry": entry,
         "customer": customer,
         "customer_url": None
-        if customer.deleted_at
+        if customer is None or customer.deleted_at
         else reverse("customers:detail", args=[organization.slug, customer.pk]),
         "actor_value": f"{entry.actor_type}:{entry.actor_id}"
         if entry.actor_id
@@ -290,9 +292,9 @@ def _csv_row(entry: Entry) -> list[str]:
     created = entry.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     text = [
         entry.type,
-        str(entry.customer_id),
-        entry.customer.email or "",
-        entry.customer.external_id or "",
+        str(entry.customer_id or ""),
+        entry.customer.email if entry.customer else "",
+        (entry.customer.external_id if entry.customer else None) or "",
         entry.actor_type,
         entry.actor_id,
         entry.actor_name,

@@ -27,8 +27,9 @@ class Entry(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
+    # None for a change to the organization itself (its settings): in the audit log only.
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="timeline", db_index=False
+        Customer, on_delete=models.CASCADE, related_name="timeline", db_index=False, null=True
     )
     created_at = models.DateTimeField(default=timezone.now)
     type = models.CharField(max_length=40)

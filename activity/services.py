@@ -11,6 +11,9 @@ from customers.models import ADDRESS_PARTS, Customer
 from organizations.models import Membership
 
 # The change types a customer's timeline shows (checkouts appear once completed).
+# Changes to the organization itself (organization settings, customer portal settings):
+# audit log entries without a customer, on no customer's timeline.
+ORGANIZATION_TYPES = frozenset({"organization.updated"})
 TIMELINE_TYPES = frozenset(
     {
         "customer.created",
@@ -46,6 +49,9 @@ def entry_record(changes: list[Change]) -> None:
     writes the entries before it first, so its scrub covers them.)"""
     entries: list[dict] = []
     for change in changes:
+        if change.type in ORGANIZATION_TYPES:
+            entries.extend(_entries_of(change))
+            continue
         if change.customer_id is None or change.type not in TIMELINE_TYPES:
             continue
         if change.type == "customer.anonymized":

@@ -308,3 +308,24 @@ def test_a_customer_filter_never_reaches_another_organizations_customer(
     assert ids_on(response.text) == [str(ours.pk)]
     response = owner_client.get(log_url(organization, customer=str(theirs.pk)))
     assert ids_on(response.text) == []
+
+
+def test_settings_changes_are_in_the_log_without_a_customer(owner_client, owner, organization):
+    owner_client.post(
+        reverse("organizations:settings", args=[organization.slug]),
+        {"name": "Acme", "timezone": "UTC", "currency": "eur"},
+    )
+    [entry] = Entry.objects.filter(organization=organization)
+    assert (entry.type, entry.customer_id) == ("organization.updated", None)
+    assert entry.changes == {"currency": ["usd", "eur"]}
+    assert (entry.actor_type, entry.actor_id) == ("user", str(owner.pk))
+    html = owner_client.get(log_url(organization)).text
+    assert "organization.updated" in html and "Organization settings" in html
+    assert "usd" in html and "eur" in html
+    # The type filter offers it; the customer filter leaves it out.
+    assert ids_on(owner_client.get(log_url(organization, type="organization.updated")).text) == [
+        str(entry.pk)
+    ]
+    csv_text = b"".join(owner_client.get(export_url(organization)).streaming_content).decode()
+    row = csv_text.splitlines()[1]
+    assert "organization.updated,,," in row
