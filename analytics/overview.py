@@ -370,13 +370,16 @@ class CurrencySection:
 def currency_section(
     *, organization, currency, specs, start, end, interval, tz, filters, now, with_mrr_chart
 ) -> CurrencySection:
-    """Figures of one currency for the range and the previous one (two `compute` calls)."""
+    """Figures of one currency for the range and the previous one (two `compute` calls).
+    Only the previous range's totals are shown, and totals do not depend on the interval
+    (flows summed, stocks at the end, ratios of the sums): it is cut by year, a period or
+    two instead of a year of days."""
     slugs = _slugs(specs)
-    common = {"organization": organization, "interval": interval, "tz": tz, "now": now}
-    current = compute(start_date=start, end_date=end, filters=filters, slugs=slugs, **common)
+    common = {"organization": organization, "tz": tz, "now": now, "filters": filters}
+    current = compute(start_date=start, end_date=end, interval=interval, slugs=slugs, **common)
     before_start, before_end = previous_range(start, end)
     previous = compute(
-        start_date=before_start, end_date=before_end, filters=filters, slugs=slugs, **common
+        start_date=before_start, end_date=before_end, interval="year", slugs=slugs, **common
     )
     section = CurrencySection(
         currency=currency,

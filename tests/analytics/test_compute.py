@@ -61,6 +61,12 @@ def test_a_month_from_its_first_day(shop, organization):
     assert result.values[0]["new_subscriptions"] == 2
 
 
+@pytest.mark.parametrize("interval", ["week", "month", "year"])
+def test_the_totals_do_not_depend_on_the_interval(shop, organization, interval):
+    # The overview cuts the previous range by year for its totals alone.
+    assert figures(organization, interval=interval).totals == figures(organization).totals
+
+
 def test_filters(shop, organization):
     one_time = figures(organization, billing_types=("one_time",))
     assert one_time.totals["orders"] == 1 and one_time.totals["active_subscriptions"] == 0
