@@ -260,3 +260,12 @@ def test_a_customer_with_no_pair_shows_no_notice(client, owner, organization):
     customer = CustomerFactory(organization=organization)
     page = client.get(reverse("customers:detail", args=["acme", customer.pk])).text
     assert "may have a duplicate" not in page
+
+
+def test_the_customer_list_links_the_possible_duplicates(client, owner, organization):
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(organization=organization)
+    client.force_login(owner)
+    html = client.get(reverse("customers:list", args=[organization.slug])).text
+    assert f'href="{reverse("customers:duplicates", args=[organization.slug])}"' in html
