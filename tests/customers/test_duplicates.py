@@ -263,8 +263,6 @@ def test_a_customer_with_no_pair_shows_no_notice(client, owner, organization):
 
 
 def test_the_customer_list_links_the_possible_duplicates(client, owner, organization):
-    from tests.factories import CustomerFactory
-
     CustomerFactory(organization=organization)
     client.force_login(owner)
     html = client.get(reverse("customers:list", args=[organization.slug])).text
