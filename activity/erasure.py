@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from django.db import models
-from django.db.models import Func
+from django.db.models import Case, F, Func, Q, Value, When
 
 from activity.models import Entry, Note
 from activity.services import _entries_of
@@ -50,10 +50,14 @@ PRIVACY_TYPES = frozenset({"customer.erased", "customer.exported"})
 def scrub(erasure: Erasure) -> None:
     ids = erasure.customer_ids
     Note.objects.filter(customer_id__in=ids).delete()
-    entries = Entry.objects.filter(customer_id__in=ids)
-    entries.filter(_HasPersonalValues("changes")).update(changes=_ScrubbedChanges("changes"))
-    entries.filter(actor_type__in=PERSONAL_ACTORS).exclude(actor_name=ERASED).update(
-        actor_name=ERASED
+    # One pass over the entries: a diff with personal values, an actor who is the person.
+    personal = _HasPersonalValues("changes")
+    actor = Q(actor_type__in=PERSONAL_ACTORS) & ~Q(actor_name=ERASED)
+    Entry.objects.filter(customer_id__in=ids).annotate(personal=personal).filter(
+        Q(personal=True) | actor
+    ).update(
+        changes=Case(When(personal=True, then=_ScrubbedChanges("changes")), default=F("changes")),
+        actor_name=Case(When(actor, then=Value(ERASED)), default=F("actor_name")),
     )
 
 
@@ -97,14 +101,26 @@ class _HasPersonalValues(Func):
     def as_postgresql(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])
         personal, personal_params = _personal_condition(connection, "e.key")
+        # A cheap test first (top-level keys: an index lookup in the jsonb), then values.
+        prefixes = " OR ".join(["k LIKE %s"] * len(PERSONAL_PREFIXES))
+        quick = (
+            f"({column} ?| %s::text[] OR EXISTS (SELECT 1 FROM jsonb_object_keys({column}) "
+            f"AS k WHERE {prefixes}))"
+        )
+        quick_params = [
+            *params,
+            list(PERSONAL_KEYS),
+            *params,
+            *(f"{p}%" for p in PERSONAL_PREFIXES),
+        ]
         sql = (
-            f"EXISTS (SELECT 1 FROM jsonb_each({column}) AS e "
+            f"{quick} AND EXISTS (SELECT 1 FROM jsonb_each({column}) AS e "
             f"CROSS JOIN LATERAL jsonb_array_elements("
             f"CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value ELSE '[]'::jsonb END) "
             f"AS v(value) WHERE {personal} "
             f"AND v.value NOT IN ('null'::jsonb, '\"\"'::jsonb, to_jsonb(%s::text)))"
         )
-        return sql, [*params, *personal_params, ERASED]
+        return sql, [*quick_params, *params, *personal_params, ERASED]
 
     def as_sqlite(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])

@@ -19,7 +19,7 @@ from django.db.models.functions import Cast
 
 from checkouts.models import Checkout
 from core.encoding import json_text
-from core.erasure import Erasure, JSONReplace, RawJSON, iter_batches, placeholder_email
+from core.erasure import Erasure, JSONReplace, RawJSON, placeholder_email
 from webhooks.models import WebhookAttempt, WebhookEvent
 
 # The customer's fields in its API shape that are personal (external_id is the merchant's
@@ -28,6 +28,7 @@ PROFILE_KEYS = ("email", "email_verified", "name", "billing_name", "billing_addr
 PROFILE_KEYS += ("tax_id", "locale", "metadata")
 # An event is written in its change's transaction: within this of its checkout's times.
 CHECKOUT_EVENT_MARGIN = timedelta(minutes=5)
+BATCH = 2000
 
 
 def scrub(erasure: Erasure) -> None:
@@ -70,26 +71,31 @@ def scrub(erasure: Erasure) -> None:
 
 def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSON]:
     """Each event that carried the customer: its ID, type, time and the body sent (as
-    stored, written through without parsing it again)."""
+    stored, written through without parsing it again). A batch's IDs are read first and
+    then their payloads: sorting the payloads themselves for each batch made PostgreSQL
+    read every later one again."""
     condition = Q(customer_id__in=ids)
     for _, checkout_events in _buyer_checkout_events(organization_id, ids) or ():
         condition |= Q(pk__in=checkout_events.values("pk"))
-    events = (
-        WebhookEvent.objects.filter(organization_id=organization_id)
-        .filter(condition)
-        .annotate(payload_text=Cast("payload", TextField()))
-        .only("id", "type", "created_at", "customer_id")
-    )
-    for event in iter_batches(events):
-        head = json_text(
-            {
-                "id": event.pk,
-                "type": event.type,
-                "created_at": event.created_at,
-                "customer_id": event.customer_id,
-            }
+    events = WebhookEvent.objects.filter(organization_id=organization_id).filter(condition)
+    batch_ids = events.order_by("pk").values_list("pk", flat=True)
+    last = None
+    while True:
+        batch = list((batch_ids if last is None else batch_ids.filter(pk__gt=last))[:BATCH])
+        if not batch:
+            return
+        rows = (
+            WebhookEvent.objects.filter(pk__in=batch)
+            .order_by("pk")
+            .annotate(payload_text=Cast("payload", TextField()))
+            .values_list("pk", "type", "created_at", "customer_id", "payload_text")
         )
-        yield RawJSON(f'{head[:-1]},"payload":{event.payload_text}}}')
+        for pk, type_, created_at, customer_id, payload_text in rows:
+            head = json_text(
+                {"id": pk, "type": type_, "created_at": created_at, "customer_id": customer_id}
+            )
+            yield RawJSON(f'{head[:-1]},"payload":{payload_text}}}')
+        last = batch[-1]
 
 
 def _checkout_paths(customer_id) -> list:
