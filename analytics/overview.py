@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from analytics.compute import Figures, Filters, compute, paid_orders
 from analytics.metrics import BY_SLUG
@@ -321,16 +323,35 @@ def chart(figures: Figures, interval: str, currency: str, series: list[tuple[str
     }
 
 
-def chart_rows(figures: Figures, interval: str, slugs: list[str], currency: str) -> list[dict]:
+class ChartRows(list):
+    """The table view of a chart: one row per period (`label`, `partial`, `cells` as
+    shown), and `html`, its table rows written in one pass (a year by day is 365 rows of
+    cells: through the template language that was a third of the page's time)."""
+
+    @property
+    def html(self) -> str:
+        so_far = ' <span class="muted">(so far)</span>'
+        return mark_safe(  # every value is escaped here
+            "".join(
+                f"<tr{' class="partial"' if row['partial'] else ''}>"
+                f'<th scope="row">{escape(row["label"])}{so_far if row["partial"] else ""}</th>'
+                + "".join(f'<td class="num">{escape(cell)}</td>' for cell in row["cells"])
+                + "</tr>"
+                for row in self
+            )
+        )
+
+
+def chart_rows(figures: Figures, interval: str, slugs: list[str], currency: str) -> ChartRows:
     """The table view of a chart: one row per period, its figures as shown."""
-    return [
+    return ChartRows(
         {
             "label": period_label(p.start, interval, short=False),
             "partial": p.partial,
             "cells": [shown(values[slug], BY_SLUG[slug].type, currency) for slug in slugs],
         }
         for p, values in zip(figures.periods, figures.values, strict=True)
-    ]
+    )
 
 
 REVENUE_SERIES = [("revenue", "Revenue"), ("net_revenue", "Net revenue")]
