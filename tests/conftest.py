@@ -1,7 +1,10 @@
+import threading
+
 import pytest
 from django.core.cache import cache
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
-from django.test import Client
+from django.test import Client, testcases
 
 from organizations.models import AccessTokenScope
 from organizations.services import access_token_create
@@ -10,6 +13,28 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 pytest_plugins = ["tests.smtp"]  # the smtp_server fixture: a real SMTP server on loopback
 
 PASSWORD = "correct-horse-battery"
+
+
+class _LiveServer(ThreadedWSGIServer):
+    """The live server of the browser and SDK tests. On SQLite its threads share the test
+    database's one in-memory connection (Django's live server does so for SQLite): two
+    requests at once (a customer page's htmx sections load together) then deadlocked in
+    SQLite. There it runs one request's application at a time; connections (keep-alive
+    included) still get their own threads. PostgreSQL gives each thread its connection."""
+
+    def set_app(self, application):
+        if connection.vendor == "sqlite":
+            lock = threading.Lock()
+            inner = application
+
+            def application(environ, start_response):
+                with lock:
+                    return inner(environ, start_response)
+
+        super().set_app(application)
+
+
+testcases.LiveServerThread.server_class = _LiveServer
 
 
 @pytest.fixture(autouse=True)
