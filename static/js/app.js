@@ -187,6 +187,16 @@
     showRequestError("The server could not be reached. Check your connection and try again.");
   });
 
+  // A range picker (the overview's, a customer's figures'): editing a date makes the range
+  // a custom one, before htmx (listening on the form, in the bubbling phase) sends it.
+  function customDates(event) {
+    if (!event.target.matches || !event.target.matches("[data-range-date]")) return;
+    var range = event.target.form && event.target.form.querySelector("[data-range-choice]");
+    if (range) range.value = "custom";
+  }
+  document.addEventListener("input", customDates, true);
+  document.addEventListener("change", customDates, true);
+
   // htmx keeps a copy of the page for the back button. Chart.js sizes its canvases with
   // inline styles, which would come back as a style attribute the CSP refuses: keep them
   // out of the copy (taken right after this event) and put them back (through the CSSOM,

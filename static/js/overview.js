@@ -106,16 +106,6 @@
     root.querySelectorAll("canvas[data-overview-chart]").forEach(draw);
   }
 
-  // Editing a date makes the range a custom one, before htmx (listening on the form, in
-  // the bubbling phase) sends the form.
-  function customDates(event) {
-    if (!event.target.matches || !event.target.matches("[data-overview-date]")) return;
-    var range = event.target.form && event.target.form.querySelector("[data-overview-range]");
-    if (range) range.value = "custom";
-  }
-  document.addEventListener("input", customDates, true);
-  document.addEventListener("change", customDates, true);
-
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
   document.addEventListener("htmx:load", function (event) { drawAll(event.target); });
 })();
