@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.timezones import local_midnight
+
 INTERVALS = ("hour", "day", "week", "month", "year")
 
 
@@ -20,17 +22,6 @@ class Period:
     start: datetime  # aware, in the requested zone
     end: datetime  # the next period's start (exclusive)
     partial: bool = False  # holds now: its figures are still moving
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant of `day` in `tz` (a day whose midnight is skipped by DST starts
-    at the first local time that exists)."""
-    moment = datetime(day.year, day.month, day.day, tzinfo=tz)
-    # A non-existent local time round-trips to another wall time: step to the real start.
-    back = moment.astimezone(ZoneInfo("UTC")).astimezone(tz)
-    if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
-        moment = back
-    return moment
 
 
 def _interval_start(day: date, interval: str) -> date:
@@ -56,7 +47,7 @@ def _next_day(day: date, interval: str) -> date:
 def range_bounds(start_date: date, end_date: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The instants the range covers: from the first day's local midnight to the end of
     the last day (exclusive)."""
-    return _local_midnight(start_date, tz), _local_midnight(end_date + timedelta(days=1), tz)
+    return local_midnight(start_date, tz), local_midnight(end_date + timedelta(days=1), tz)
 
 
 def periods(
@@ -72,13 +63,13 @@ def periods(
     if interval == "hour":
         # Hours step in absolute time: a DST day has 23 or 25 of them.
         utc = ZoneInfo("UTC")
-        moment = _local_midnight(start_date, tz).astimezone(utc)
+        moment = local_midnight(start_date, tz).astimezone(utc)
         while moment < range_end:
             starts.append(moment.astimezone(tz))
             moment += timedelta(hours=1)
     else:
         day = _interval_start(start_date, interval)
-        while (moment := _local_midnight(day, tz)) < range_end:
+        while (moment := local_midnight(day, tz)) < range_end:
             starts.append(moment)
             day = _next_day(day, interval)
     # Each period ends where the next starts; the last at the range's end. The first may

@@ -30,7 +30,8 @@ def validate_timezone(value: str) -> None:
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The first instant of `day` in `tz`: local midnight, or where DST skips midnight,
-    the first local time that exists (as analytics.periods counts days)."""
+    the first local time that exists (how analytics.periods and the list's segments cut
+    days)."""
     moment = datetime(day.year, day.month, day.day, tzinfo=tz)
     # A non-existent local time round-trips to another wall time: step to the real start.
     back = moment.astimezone(UTC).astimezone(tz)
