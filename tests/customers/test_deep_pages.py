@@ -191,15 +191,23 @@ def test_a_customers_orders_are_one_index_range(postgres_only, organization, cus
         .filter(customer_id__in=[customer.pk])
         .order_by("-created_at", "-id")
     )
+    # Page and count: each a range of an index on the customer. At scale that is
+    # order_org_customer_created (ordered as the page is; index-only for the count once the
+    # visibility map is current, as the bench's VACUUM makes it); on a test table of a few
+    # dozen rows the customer's own foreign-key index (customer, created_at) plus an
+    # incremental sort of its three rows costs the same, and the planner may take either
+    # (it did, in CI). Never a scan of the organization's orders.
     sql, params = orders[:100].query.sql_with_params()
-    assert "using order_org_customer_created" in _plan(sql, params)
-    sql, params = orders.order_by().values("pk").query.sql_with_params()
-    plan = _plan(f"SELECT count(*) FROM ({sql}) t", params)
-    # A range of an index on the customer: the new one (index-only once the visibility map
-    # is current, as the bench's VACUUM makes it) or the customer's own foreign-key index,
-    # which a small test table makes just as cheap. Never a scan of the organization.
-    assert "Seq Scan" not in plan, plan
-    assert "customer_id" in plan.split("Index Cond:")[1].splitlines()[0], plan
+    count_sql, count_params = orders.order_by().values("pk").query.sql_with_params()
+    for plan in (
+        _plan(sql, params),
+        _plan(f"SELECT count(*) FROM ({count_sql}) t", count_params),
+    ):
+        assert "Seq Scan" not in plan, plan
+        assert (
+            "using order_org_customer_created" in plan or "using order_customer_created" in plan
+        ), plan
+        assert "customer_id" in plan.split("Index Cond:")[1].splitlines()[0], plan
 
 
 def test_orders_of_a_customer_statements(api, organization, customers, django_assert_num_queries):
