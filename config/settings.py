@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "core.observability.RequestLogMiddleware",
     "core.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Only with DATABASE_REPLICA_URLS: which of the request's reads a replica may serve.
+    "core.replicas.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,6 +156,26 @@ def _database_from_env() -> dict:
         return config
     if not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL for PostgreSQL needs a database name.")
+    return _postgres_connection(config)
+
+
+def _postgres_connection(config: dict) -> dict:
+    """How the app holds its PostgreSQL connections, the same for the primary and replicas.
+
+    Several hosts (`postgres://app@db1,db2/customers?target_session_attrs=read-write`) are
+    libpq's failover: it tries them in order and keeps the first that is the primary, so
+    after a promotion the next connection finds the new one. `connect_timeout` (5 s unless
+    the URL says) bounds the wait on a host that does not answer at all.
+    """
+    options = config.setdefault("OPTIONS", {})
+    options.setdefault("connect_timeout", 5)
+    if env.bool("DATABASE_PGBOUNCER", default=False):
+        # PgBouncer in transaction pooling hands each transaction any server connection:
+        # nothing may outlive a transaction. psycopg must not prepare statements (PgBouncer
+        # before 1.21 cannot route them) and querysets' .iterator() must not open WITH HOLD
+        # server-side cursors.
+        options["prepare_threshold"] = None
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
     if env.bool("DATABASE_POOL", default=False):
         # psycopg's pool replaces persistent connections; Django forbids using both.
         config["OPTIONS"] = {**config.get("OPTIONS", {}), "pool": True}
@@ -165,6 +187,41 @@ def _database_from_env() -> dict:
 
 
 DATABASES = {"default": _database_from_env()}
+
+
+def _replicas_from_env() -> dict:
+    """DATABASE_REPLICA_URLS (comma-separated) adds read replicas, `replica_1`, `replica_2`
+    ...; core/replicas.py decides which reads they serve."""
+    urls = env.list("DATABASE_REPLICA_URLS", default=[])
+    if urls and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL.")
+    replicas = {}
+    for number, url in enumerate(urls, start=1):
+        if urlsplit(url).scheme not in {"postgres", "postgresql", "pgsql"}:
+            raise ImproperlyConfigured(
+                f"DATABASE_REPLICA_URLS entry {number} must start with postgres://, got {url!r}."
+            )
+        try:
+            config = environ.Env.db_url_config(url)
+        except Exception as exc:
+            raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS entry {number}: {exc}") from exc
+        if not config.get("NAME"):
+            raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS entry {number} needs a database.")
+        # Tests on one database see the replica as the primary itself.
+        config["TEST"] = {"MIRROR": "default"}
+        replicas[f"replica_{number}"] = _postgres_connection(config)
+    return replicas
+
+
+DATABASES |= _replicas_from_env()
+if len(DATABASES) > 1:
+    DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+# After a write, the client (session, portal cookie, API token) reads from the primary for
+# this long; a replica further behind than REPLICA_MAX_LAG_SECONDS is skipped; each process
+# measures each replica at most every REPLICA_CHECK_SECONDS.
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

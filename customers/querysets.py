@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, models, transaction
+from django.db import OperationalError, connection, models
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, GreaterThan
+
+from core.replicas import statement_budget
 
 METADATA_PARAM = re.compile(r"^metadata\[(.+)\]$")
 INTEGER = re.compile(r"-?\d+")
@@ -364,11 +366,8 @@ def count_listed(
             return ListCount(counted)
     try:
         if narrowed and connection.vendor == "postgresql":
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout = %s", [COUNT_TIME_BUDGET_MS])
+            with statement_budget(customers.model, COUNT_TIME_BUDGET_MS):
                 counted = _count_up_to(customers, EXACT_COUNT_UP_TO)
-                # Within an outer transaction the budget would outlive this block.
-                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
         else:
             counted = _count_up_to(customers, EXACT_COUNT_UP_TO)
     except OperationalError:  # cancelled at the time budget

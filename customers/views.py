@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from django.db.models import OuterRef
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.forms import add_validation_errors
 from core.paging import InvalidCursor, keyset_page
+from core.replicas import statement_budget
 from core.timezones import day_range_bounds, zone
 from core.views import bad_request
 from customers import services
@@ -587,14 +588,10 @@ def _customer_page(customers, *, query: str, segmented: bool = False, **paging):
         sort_first = len(query) >= 3
         budget = SEARCH_FAST_PATH_MS if sort_first else SEGMENT_WALK_MS
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout = %s", [budget])
-                page = keyset_page(
+            with statement_budget(customers.model, budget):
+                return keyset_page(
                     customers, limit=LIST_PAGE_SIZE, sort_matches_first=sort_first, **paging
                 )
-                # Within an outer transaction the budget would outlive this block.
-                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
-                return page
         except OperationalError:  # cancelled at the time budget
             if not sort_first:
                 return keyset_page(
