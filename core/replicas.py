@@ -278,10 +278,11 @@ def _remember_write(request: HttpRequest, response: HttpResponse) -> None:
 def _replica_failed(reads: Reads) -> bool:
     if reads.replica is None:
         return False
+    # A failed connect leaves no connection behind; a broken one is no longer usable.
     connection = connections[reads.replica]
-    if connection.connection is None or not connection.errors_occurred:
-        return False
-    return not connection.is_usable()
+    return connection.errors_occurred and (
+        connection.connection is None or not connection.is_usable()
+    )
 
 
 class ReplicaReadsMiddleware:

@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from core.prepared import PreparedQuery
@@ -74,6 +75,11 @@ def access_token_authenticate(secret: str, *, now: datetime | None = None):
     if token is None or not token.is_usable(now):
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
-        OrganizationAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # Bookkeeping, not the client's data: written on the primary by name, so that it
+        # does not count as this request's write (which would keep the token's reads off
+        # the read replicas for REPLICA_STICKY_SECONDS; core/replicas.py).
+        OrganizationAccessToken.objects.using(DEFAULT_DB_ALIAS).filter(pk=token.pk).update(
+            last_used_at=now
+        )
         token.last_used_at = now
     return token
