@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up and run the whole suite: lint (ruff, then the import layers), then the
-# tests on SQLite and on a throwaway PostgreSQL. Extra arguments go to pytest:
+# tests on SQLite, on a throwaway PostgreSQL, and the cluster's (scripts/with-cluster.sh).
+# Extra arguments go to pytest:
 # scripts/test.sh -k metadata
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +24,13 @@ env -u DATABASE_URL .venv/bin/pytest "$@"
 
 echo "== tests on PostgreSQL"
 scripts/with-postgres.sh .venv/bin/pytest "$@"
+
+echo "== tests on a cluster: primary, streaming replica, PgBouncer, Redis"
+# The tests marked `cluster` (elsewhere skipped), then a backup and restore of the
+# primary. Pytest's exit status 5 (no test selected, e.g. by -k) is not a failure here.
+scripts/with-cluster.sh bash -c '
+    status=0
+    .venv/bin/pytest -m cluster tests/cluster "$@" || status=$?
+    if [ "$status" != 0 ] && [ "$status" != 5 ]; then exit "$status"; fi
+    scripts/backup-restore.sh
+' bash "$@"

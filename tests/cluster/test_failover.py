@@ -1,7 +1,8 @@
 """Failover on libpq's multi-host URL: a web process writing through
 `postgres://…@primary,standby/customers?target_session_attrs=read-write` keeps serving
 after the primary is stopped and the standby promoted, by itself: calls during the switch
-get the documented 503 (JSON, Retry-After), and no acknowledged write is lost.
+get the documented 503 (JSON, Retry-After), and no acknowledged write is lost; a
+`run_jobs` worker on the same URL goes on delivering webhooks from the new primary.
 
 The pair is this test's own (a copy of the cluster's primary, and a synchronous standby
 of it), so the cluster the other tests use is left as it was. Synchronous replication
@@ -10,6 +11,7 @@ primary dies at once: a commit is acknowledged only once the standby has it; REA
 deployment guide says so."""
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,9 +25,11 @@ import psycopg
 import pytest
 
 from organizations.services import access_token_create
-from tests.cluster.conftest import Web, free_port, pg_ctl, primary_port, sql
+from tests.cluster.conftest import Web, Worker, free_port, pg_ctl, primary_port, sql
 from tests.conftest import ALL_SCOPES
 from tests.factories import OrganizationFactory
+from tests.webhooks.conftest import Receiver
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -60,10 +64,20 @@ def _wait(condition, timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def account():
-    """An organization and its token, written before the pair is copied from the cluster."""
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def account(receiver, settings):
+    """An organization, its token and a webhook endpoint, written before the pair is
+    copied from the cluster."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     organization = OrganizationFactory(name="Acme", slug="acme")
     _, token = access_token_create(organization=organization, name="failover", scopes=ALL_SCOPES)
+    endpoint_create(organization=organization, url=receiver.url, events=["customer.created"])
     return organization, token
 
 
@@ -111,7 +125,7 @@ def pair(account):
 
 
 def test_a_web_process_follows_the_promotion_and_loses_no_acknowledged_write(
-    account, pair, tmp_path, processes
+    account, pair, receiver, tmp_path, processes
 ):
     organization, token = account
     (first_dir, first_port), (second_dir, second_port) = pair
@@ -128,6 +142,8 @@ def test_a_web_process_follows_the_promotion_and_loses_no_acknowledged_write(
         CONN_MAX_AGE="60",
     )
     processes.append(web)
+    worker = Worker(tmp_path, "worker", "--only", "webhooks", DATABASE_URL=url)
+    processes.append(worker)
 
     acknowledged: list[str] = []
     unavailable: list[httpx.Response] = []
@@ -185,3 +201,10 @@ def test_a_web_process_follows_the_promotion_and_loses_no_acknowledged_write(
     assert not lost, f"{len(lost)} acknowledged writes lost: {lost[:5]}"
     health = httpx.get(f"{web.url}/healthz").json()
     assert health["status"] == "ok"
+    # The worker followed too: the customers created after the promotion are announced.
+    deadline = time.monotonic() + 60
+    announced: set[str] = set()
+    while time.monotonic() < deadline and not set(successes_after) <= announced:
+        announced = {json.loads(r["body"])["data"]["email"] for r in receiver.requests}
+        time.sleep(0.2)
+    assert set(successes_after) <= announced, worker.output()
