@@ -13,9 +13,10 @@ serve:
 	@[ -n "$$APP_PYTHON" ] || [ -x .venv/bin/gunicorn ] || scripts/bootstrap.sh
 	@scripts/serve.sh
 
-# Load a million generated customers (kept between runs) and print the benchmark table
+# Load a million generated customers (kept between runs) and print the benchmark table;
+# SIZES=100k,1m,10m: the cost curve, the request scenarios at each size side by side
 bench:
-	@bench/run.sh
+	@bench/run.sh $(if $(SIZES),--sizes "$(SIZES)")
 
 lint:
 	@scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports

@@ -13,11 +13,36 @@
 #   BENCH_SHOW_SQL=1                  print the SQL each scenario's request runs
 #   BENCH_IMPORT_ROWS=1000000         rows of the import scenarios' file (21-24)
 #   BENCH_IMPORT_PROFILE=DIR          record the import's workers with py-spy into DIR
+#
+# bench/run.sh --sizes 100k,1m,10m (make bench SIZES=100k,1m,10m): the cost curve (issue
+# 19). Each size in turn gets its database bench_<N> (loaded once and timed, then reused),
+# the request scenarios (not the export #9 nor the import 21-24, unless BENCH_ONLY names
+# them) and then one table of each scenario's p50 at every size (bench/sizes.py), added to
+# BENCH_RESULTS as its section "Cost curve (issue 19)"; the main table is left alone.
+# A size whose estimated disk need (x1.5) exceeds the free space is refused, the others run.
+#   BENCH_SIZES_OUT=DIR               where the per-size JSON files go (default: a new
+#                                     directory under $TMPDIR, kept and printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" != "--inside-postgres" ]; then
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --sizes) BENCH_SIZES="${2:-}"; shift 2 || shift ;;
+            --sizes=*) BENCH_SIZES="${1#--sizes=}"; shift ;;
+            *) echo "usage: bench/run.sh [--sizes 100k,1m,10m]" >&2; exit 2 ;;
+        esac
+        if [ -z "${BENCH_SIZES:-}" ]; then
+            echo "error: --sizes needs a list such as 100k,1m,10m." >&2
+            exit 2
+        fi
+    done
     scripts/bootstrap.sh
+    if [ -n "${BENCH_SIZES:-}" ]; then
+        # 100k,1m,10m -> "100000 1000000 10000000" (k and m suffixes, or plain numbers).
+        BENCH_SIZES="$(.venv/bin/python -m bench.sizes parse "$BENCH_SIZES")"
+        export BENCH_SIZES
+    fi
     if [ ! -x .venv/bin/gunicorn ]; then
         echo "Installing the bench extra (gunicorn) ..."
         .venv/bin/pip install -q -e ".[test]"
@@ -49,6 +74,42 @@ if [ "${1:-}" != "--inside-postgres" ]; then
 fi
 
 # --- Inside scripts/with-postgres.sh: DATABASE_URL points at the kept cluster. -----------
+if [ -n "${BENCH_SIZES:-}" ]; then
+    # The cost curve: each size in turn, as a run of its own (below, BENCH_SIZES_OUT set),
+    # then the side-by-side table.
+    sizes_out="${BENCH_SIZES_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench-sizes.XXXXXX")}"
+    mkdir -p "$sizes_out"
+    status=0
+    for n in $BENCH_SIZES; do
+        echo
+        echo "=== $n customers (database bench_$n) ==="
+        rm -f "$sizes_out/load_$n.json" "$sizes_out/scenarios_$n.json"
+        # Loaded already, or the disk's room for it and the expected load time.
+        plan=0
+        .venv/bin/python -m bench.sizes plan "$n" "$sizes_out/load_$n.json" || plan=$?
+        if [ "$plan" = 3 ]; then
+            continue
+        elif [ "$plan" != 0 ]; then
+            echo "error: could not check size $n; skipping it." >&2
+            status=1
+            continue
+        fi
+        if ! env -u BENCH_SIZES BENCH_CUSTOMERS="$n" BENCH_SIZES_OUT="$sizes_out" \
+            bench/run.sh --inside-postgres; then
+            echo "warning: the run at $n customers failed or reported errors (above)." >&2
+            status=1
+        fi
+    done
+    # Like a partial run, BENCH_ONLY writes no results unless BENCH_RESULTS is set.
+    report_options=()
+    if [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; then
+        report_options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
+    fi
+    .venv/bin/python -m bench.sizes "$sizes_out" "${report_options[@]}" || status=1
+    echo "Per-size figures kept in $sizes_out (python -m bench.sizes $sizes_out prints them again)."
+    exit "$status"
+fi
+
 customers="${BENCH_CUSTOMERS:-1000000}"
 if ! [[ "$customers" =~ ^[1-9][0-9]*$ ]]; then
     echo "error: BENCH_CUSTOMERS must be a positive whole number, got '$customers'." >&2
@@ -78,10 +139,25 @@ export SECRET_KEY
 
 $python manage.py migrate --noinput -v 0
 $python manage.py collectstatic --noinput -v 0
-$python manage.py seed_scale --customers "$customers"
+sizes_out="${BENCH_SIZES_OUT:-}"  # set when this is one size of a --sizes run
+seed_log="$(mktemp "${TMPDIR:-/tmp}/bench-seed.XXXXXX")"
+seed_started="$(date +%s.%N)"
+$python manage.py seed_scale --customers "$customers" | tee "$seed_log"
+seed_seconds="$(awk -v a="$seed_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+seed_status=loaded
+if grep -q '^Reusing the scale data' "$seed_log"; then
+    seed_status=reused
+fi
+rm -f "$seed_log"
 # A migration or an earlier run's writes leave dead rows and a stale visibility map, which
 # index-only scans and the planner's estimates depend on: measure a vacuumed database.
 "$PG_BINDIR/psql" "$DATABASE_URL" -qc "VACUUM (ANALYZE)"
+if [ -n "$sizes_out" ]; then
+    # The load's facts (rows, pg_database_size, the seed's wall time); the first load's
+    # time stays in the database (table bench_load) for later runs that reuse it.
+    $python -m bench.sizes facts "$customers" "$seed_status" "$seed_seconds" \
+        "$sizes_out/load_$customers.json"
+fi
 token="$($python manage.py create_access_token --organization scale --name "bench $(date -u +%FT%TZ)" \
     --scopes customers:read customers:write orders:read subscriptions:read products:read \
     metrics:read)"
@@ -144,15 +220,29 @@ wait_ready export "$export_port"
 echo "gunicorn: app on 127.0.0.1:$app_port (pid $app_pid, $workers workers × $threads threads)," \
     "export on 127.0.0.1:$export_port (pid $export_pid)"
 
-# A partial run (BENCH_ONLY) leaves bench/RESULTS.md alone unless BENCH_RESULTS is set.
+# A partial run (BENCH_ONLY) leaves bench/RESULTS.md alone unless BENCH_RESULTS is set; a
+# size of a --sizes run never writes it (bench/sizes.py adds its own section at the end).
 options=()
-if [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; then
+write_results=false
+if [ -z "$sizes_out" ] && { [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; }; then
+    write_results=true
     options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
+fi
+only="${BENCH_ONLY:-}"
+scenarios_command=("$python" -m bench.scenarios)
+if [ -n "$sizes_out" ]; then
+    # The request scenarios but the CSV export (#9), unless BENCH_ONLY says otherwise: the
+    # export and the import (21-24) measure throughput over every customer, which grows
+    # with the data by design. bench.sizes runs bench.scenarios with the deep list pages
+    # as deep as a trial size's list goes, and --json keeps the figures for the table.
+    [ -n "$only" ] || only="$($python -m bench.sizes numbers)"
+    scenarios_command=("$python" -m bench.sizes scenarios "$customers")
+    options+=(--json "$sizes_out/scenarios_$customers.json")
 fi
 # Scenarios 21-24 are the import's (bench/imports.py), the others (1-20, 25-27)
 # bench/scenarios.py's.
 only_requests=() only_imports=()
-for n in ${BENCH_ONLY:-}; do
+for n in $only; do
     if [ "$n" -ge 21 ] 2>/dev/null && [ "$n" -le 24 ]; then
         only_imports+=("$n")
     else
@@ -160,21 +250,21 @@ for n in ${BENCH_ONLY:-}; do
     fi
 done
 status=0
-if [ -z "${BENCH_ONLY:-}" ] || [ "${#only_requests[@]}" -gt 0 ]; then
-    [ -z "${BENCH_ONLY:-}" ] || options+=(--only "${only_requests[@]}")
-    $python -m bench.scenarios --url "http://127.0.0.1:$app_port" \
+if [ -z "$only" ] || [ "${#only_requests[@]}" -gt 0 ]; then
+    [ -z "$only" ] || options+=(--only "${only_requests[@]}")
+    "${scenarios_command[@]}" --url "http://127.0.0.1:$app_port" \
         --app-pid "$app_pid" --export-url "http://127.0.0.1:$export_port" \
         --export-pid "$export_pid" --token "$token" --workers "$workers" --threads "$threads" \
         "${options[@]}" || status=$?
 fi
-if [ -z "${BENCH_ONLY:-}" ] || [ "${#only_imports[@]}" -gt 0 ]; then
+if [ -z "$only" ] || [ "${#only_imports[@]}" -gt 0 ]; then
     # The import of BENCH_IMPORT_ROWS rows (default 1,000,000) into the scale organization,
     # its table added to RESULTS.md; what it created is removed at its end.
     import_options=()
-    if [ -n "${BENCH_RESULTS:-}" ] || [ -z "${BENCH_ONLY:-}" ]; then
+    if [ "$write_results" = true ]; then
         import_options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
     fi
-    [ -z "${BENCH_ONLY:-}" ] || import_options+=(--only "${only_imports[@]}")
+    [ -z "$only" ] || import_options+=(--only "${only_imports[@]}")
     [ -z "${BENCH_IMPORT_PROFILE:-}" ] || import_options+=(--profile "$BENCH_IMPORT_PROFILE")
     $python -m bench.imports --url "http://127.0.0.1:$app_port" --token "$token" \
         "${import_options[@]}" || status=$?

@@ -916,6 +916,54 @@ def write_results(path: Path, table: str, facts: list[tuple[str, str]]) -> None:
     path.write_text("\n".join(lines))
 
 
+def write_json(
+    path: Path,
+    scenarios: list[Scenario],
+    results: dict[int, Result],
+    ctx: dict,
+    facts: list[tuple[str, str]],
+) -> None:
+    """The figures of the table, machine-readable (bench/sizes.py reads them)."""
+
+    def ms_or_none(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000, 3)
+
+    data = {
+        "customers": ctx["customers"],
+        "db_bytes": ctx["db_bytes"],
+        "table_rows": ctx["table_rows"],
+        "entries": ctx["entries"],
+        "deep_pages": DEEP_PAGES,
+        "facts": dict(facts),
+        "scenarios": [
+            {
+                "number": s.number,
+                "name": s.title,
+                "p50_ms": None if s.export else ms_or_none(results[s.number].p50),
+                "p95_ms": None if s.export else ms_or_none(results[s.number].p95),
+                "sql": results[s.number].queries,
+                "rps": results[s.number].rps,
+                "samples": results[s.number].samples,
+                "targets": [
+                    {
+                        "metric": t.metric,
+                        "limit": t.limit,
+                        "at_most": t.at_most,
+                        "label": t.label,
+                        "met": t.met(results[s.number].metrics.get(t.metric)),
+                    }
+                    for t in s.targets
+                ],
+                "metrics": results[s.number].metrics,
+                "errors": results[s.number].errors,
+            }
+            for s in scenarios
+        ],
+    }
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    print(f"Figures written to {path}.")
+
+
 # --- Main -------------------------------------------------------------------------------
 
 
@@ -930,6 +978,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="?")
     parser.add_argument("--results", type=Path, default=None, help="write RESULTS.md here")
     parser.add_argument("--only", type=int, nargs="*", help="run only these scenario numbers")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write each scenario's figures here (JSON)"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -1038,6 +1089,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.results:
         write_results(args.results, table, facts)
         print(f"Written to {args.results}.")
+    if args.json:
+        write_json(args.json, scenarios, results, ctx, facts)
     failed = any(r.errors for r in results.values())
     return 1 if failed else 0
 
