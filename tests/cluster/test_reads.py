@@ -227,3 +227,17 @@ def test_a_web_process_serves_reads_from_the_replica(merchant, tmp_path, process
         assert httpx.get(url, headers=headers).json()["name"] == "Before"
     wait_replayed()
     assert httpx.get(url, headers=headers).json()["name"] == "After"
+
+
+def test_an_export_streams_from_the_replica(merchant):
+    """The CSV export is streamed after the view returns: it still reads the replica."""
+    organization, member = merchant.organization, merchant.member
+    client = Client()
+    client.force_login(member)
+    wait_replayed()
+    with replay_paused():
+        _rename(merchant.customer, "After")
+        response = client.get(reverse("customers:export", args=[organization.slug]))
+        assert response.status_code == 200
+        body = b"".join(response.streaming_content)
+    assert b"Before" in body and b"After" not in body
