@@ -1,11 +1,13 @@
 """The replica router's decisions, without replicas: the real ones are exercised against a
 streaming standby in tests/cluster (scripts/with-cluster.sh)."""
 
+import dataclasses
 import json
 import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from django.db import transaction
@@ -27,7 +29,7 @@ def one_replica(monkeypatch):
 
     def measure(alias):
         state["measured"] += 1
-        return state["health"]
+        return dataclasses.replace(state["health"], checked_at=time.monotonic())
 
     monkeypatch.setattr(replicas, "measure", measure)
     replicas.forget_health()
