@@ -22,6 +22,10 @@
 # A size whose estimated disk need (x1.5) exceeds the free space is refused, the others run.
 #   BENCH_SIZES_OUT=DIR               where the per-size JSON files go (default: a new
 #                                     directory under $TMPDIR, kept and printed)
+#   BENCH_SIZES_REPLICA=0             no replica pass (by default each size's read-only
+#                                     scenarios also run through a gunicorn whose GET reads a
+#                                     streaming replica serves; made once per run, removed)
+# Sizes mode measures p50 at c=1 only (bench.scenarios --no-throughput).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,6 +84,21 @@ if [ -n "${BENCH_SIZES:-}" ]; then
     sizes_out="${BENCH_SIZES_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench-sizes.XXXXXX")}"
     mkdir -p "$sizes_out"
     status=0
+    if [ "${BENCH_SIZES_REPLICA:-1}" != 0 ]; then
+        # A streaming replica of the kept cluster, made by the first size's replica pass
+        # (below, in the size's run) and removed here at the end, whatever happens.
+        BENCH_REPLICA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bench-replica.XXXXXX")"
+        [ -z "$PG_RUN_AS" ] || chown postgres "$BENCH_REPLICA_DIR"
+        BENCH_REPLICA_PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+        export BENCH_REPLICA_DIR BENCH_REPLICA_PORT
+        remove_replica() {
+            # shellcheck disable=SC2086
+            $PG_RUN_AS "$PG_BINDIR/pg_ctl" -D "$BENCH_REPLICA_DIR/data" -m immediate -t 30 stop \
+                >/dev/null 2>&1 || true
+            rm -rf "$BENCH_REPLICA_DIR"
+        }
+        trap remove_replica EXIT
+    fi
     for n in $BENCH_SIZES; do
         echo
         echo "=== $n customers (database bench_$n) ==="
@@ -237,7 +256,7 @@ if [ -n "$sizes_out" ]; then
     # as deep as a trial size's list goes, and --json keeps the figures for the table.
     [ -n "$only" ] || only="$($python -m bench.sizes numbers)"
     scenarios_command=("$python" -m bench.sizes scenarios "$customers")
-    options+=(--json "$sizes_out/scenarios_$customers.json")
+    options+=(--no-throughput)
 fi
 # Scenarios 21-24 are the import's (bench/imports.py), the others (1-20, 25-27)
 # bench/scenarios.py's.
@@ -252,10 +271,79 @@ done
 status=0
 if [ -z "$only" ] || [ "${#only_requests[@]}" -gt 0 ]; then
     [ -z "$only" ] || options+=(--only "${only_requests[@]}")
+    json=()
+    [ -z "$sizes_out" ] || json=(--json "$sizes_out/scenarios_$customers.json")
     "${scenarios_command[@]}" --url "http://127.0.0.1:$app_port" \
         --app-pid "$app_pid" --export-url "http://127.0.0.1:$export_port" \
         --export-pid "$export_pid" --token "$token" --workers "$workers" --threads "$threads" \
-        "${options[@]}" || status=$?
+        "${options[@]}" "${json[@]}" || status=$?
+fi
+if [ -n "$sizes_out" ] && [ -n "${BENCH_REPLICA_DIR:-}" ]; then
+    # The replica pass: the read-only scenarios (GETs only) through a second gunicorn whose
+    # GET reads a streaming replica of this cluster serves (core/replicas.py).
+    read_only=" $($python -m bench.sizes numbers --read-only) "
+    replica_numbers=()
+    for n in "${only_requests[@]}"; do
+        [[ "$read_only" != *" $n "* ]] || replica_numbers+=("$n")
+    done
+    replica_data="$BENCH_REPLICA_DIR/data"
+    replica_status=0
+    if [ ! -f "$replica_data/postmaster.pid" ]; then
+        echo "Making a streaming replica of the bench cluster on port $BENCH_REPLICA_PORT ..."
+        primary_port="${server##*:}"
+        # shellcheck disable=SC2086
+        if ! $PG_RUN_AS "$PG_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
+            -D "$replica_data" -R -X stream -c fast ||
+            ! $PG_RUN_AS "$PG_BINDIR/pg_ctl" -D "$replica_data" -l "$BENCH_REPLICA_DIR/replica.log" \
+                -w start -o "-p $BENCH_REPLICA_PORT -k $BENCH_REPLICA_DIR \
+                -c listen_addresses=127.0.0.1 -c hot_standby=on -c hot_standby_feedback=on \
+                -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+                -c max_connections=200 ${PG_OPTIONS:-}" >/dev/null; then
+            echo "error: the replica could not be made; its log:" >&2
+            cat "$BENCH_REPLICA_DIR/replica.log" >&2 2>/dev/null || true
+            replica_status=1
+        fi
+    fi
+    replica_url="postgres://postgres@127.0.0.1:$BENCH_REPLICA_PORT/$database"
+    if [ "$replica_status" = 0 ]; then
+        # Until the replica has replayed everything the primary pass wrote.
+        target="$("$PG_BINDIR/psql" "$DATABASE_URL" -tAc "SELECT pg_current_wal_lsn()")"
+        for _ in $(seq 1 120); do
+            caught_up="$("$PG_BINDIR/psql" "$replica_url" -tAc \
+                "SELECT pg_last_wal_replay_lsn() >= '$target'" 2>/dev/null || true)"
+            [ "$caught_up" != t ] || break
+            sleep 0.5
+        done
+        replica_port="$(free_port)"
+        DATABASE_REPLICA_URLS="$replica_url" serve replica "$replica_port" "$workers" "$threads"
+        replica_pid="${pids[-1]}"
+        wait_ready replica "$replica_port"
+        usable=false
+        for _ in $(seq 1 30); do
+            if $python -c "import json, sys, urllib.request as u; sys.exit(0 if json.load(u.urlopen(
+                'http://127.0.0.1:$replica_port/healthz', timeout=5))['replicas']['replica_1'][
+                'usable'] else 1)" 2>/dev/null; then
+                usable=true
+                break
+            fi
+            sleep 1
+        done
+        if [ "$usable" != true ]; then
+            echo "error: the replica gunicorn's /healthz does not report replica_1 usable." >&2
+            replica_status=1
+        fi
+    fi
+    if [ "$replica_status" = 0 ]; then
+        echo "Replica pass: the read-only scenarios through a gunicorn reading $replica_url ..."
+        replica_postmaster="$(head -n 1 "$replica_data/postmaster.pid" 2>/dev/null || echo 0)"
+        "${scenarios_command[@]}" --url "http://127.0.0.1:$replica_port" \
+            --app-pid "$replica_pid" --export-url "http://127.0.0.1:$export_port" \
+            --export-pid "$export_pid" --token "$token" --workers "$workers" \
+            --threads "$threads" --no-throughput --only "${replica_numbers[@]}" \
+            --also-pid "$app_pid" "$replica_postmaster" \
+            --json "$sizes_out/scenarios_${customers}_replica.json" || replica_status=$?
+    fi
+    [ "$replica_status" = 0 ] || status=1
 fi
 if [ -z "$only" ] || [ "${#only_imports[@]}" -gt 0 ]; then
     # The import of BENCH_IMPORT_ROWS rows (default 1,000,000) into the scale organization,

@@ -981,6 +981,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, default=None, help="also write each scenario's figures here (JSON)"
     )
+    parser.add_argument(
+        "--no-throughput", action="store_true", help="skip the c=16 runs (p50 at c=1 only)"
+    )
+    parser.add_argument(
+        "--also-pid", type=int, nargs="*", default=[], help="more of the benchmark's processes"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -1027,7 +1033,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx["cpu_speed"] = [cpu_speed()]
     if busy > 0.2:
         log(f"warning: the CPUs were {busy:.0%} busy before the run: the figures will be noisy.")
-    account = CpuAccount([args.app_pid or 0, args.export_pid, postmaster_pid() or 0])
+    account = CpuAccount(
+        [args.app_pid or 0, args.export_pid, postmaster_pid() or 0, *args.also_pid]
+    )
     account.start()
     by_number = {s.number: s for s in scenarios}
     timed: set[int] = set()
@@ -1050,7 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
                     warm_up(args.url, member, seed=member.number)
                 measure_latency(args.url, [(m, results[m.number]) for m in group], s.number)
                 timed.update(m.number for m in group)
-            if s.concurrent:
+            if s.concurrent and not args.no_throughput:
                 if wrk:
                     throughput_wrk(wrk, args.url, s, r)
                 else:

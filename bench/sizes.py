@@ -17,7 +17,10 @@ Helpers bench/run.sh calls inside scripts/with-postgres.sh (DATABASE_URL, PG_DAT
     python -m bench.sizes facts N STATUS SECONDS OUT
                                            record the first load's time in the database
                                            (table bench_load) and write the load's facts
-    python -m bench.sizes numbers          the request scenarios a sizes run measures
+    python -m bench.sizes numbers [--read-only]
+                                           the request scenarios a sizes run measures (with
+                                           --read-only, those issuing only GETs: the
+                                           replica pass's)
     python -m bench.sizes scenarios N ARGS...
                                            bench.scenarios with ARGS, on N customers
 """
@@ -214,12 +217,17 @@ class _AnyContext(dict):
         return 1
 
 
-def request_numbers() -> list[int]:
+def request_numbers(read_only: bool = False) -> list[int]:
     """The scenarios a sizes run measures: bench.scenarios' own, except the export (#9),
-    a throughput measurement that grows with the data by design (as the import's 21-24)."""
+    a throughput measurement that grows with the data by design (as the import's 21-24);
+    with read_only, only those that issue GETs (not the PATCH #8 nor the POST #15)."""
     from bench import scenarios as sc
 
-    return [s.number for s in sc.build_scenarios(_AnyContext()) if not s.export]
+    return [
+        s.number
+        for s in sc.build_scenarios(_AnyContext())
+        if not s.export and (not read_only or s.method in {"GET", "HEAD"})
+    ]
 
 
 def run_scenarios(customers: int, argv: list[str]) -> int:
@@ -254,22 +262,27 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def load_runs(directory: Path) -> tuple[list[dict], dict[int, dict]]:
+def load_runs(directory: Path) -> tuple[list[dict], dict[int, dict], dict[int, dict]]:
     """The sizes' load facts, smallest first, and, by size, the scenario figures of those
-    that were measured."""
+    that were measured, on the primary and through the replica."""
     loads = []
     for path in directory.glob("load_*.json"):
         loads.append(json.loads(path.read_text()))
     loads.sort(key=lambda d: d["customers"])
-    measured = {}
+    measured, replica = {}, {}
     for data in loads:
         path = directory / f"scenarios_{data['customers']}.json"
         if path.exists():
             measured[data["customers"]] = json.loads(path.read_text())
-    return loads, measured
+        path = directory / f"scenarios_{data['customers']}_replica.json"
+        if path.exists():
+            replica[data["customers"]] = json.loads(path.read_text())
+    return loads, measured, replica
 
 
-def render(loads: list[dict], measured: dict[int, dict]) -> tuple[str, str, list[str]]:
+def render(
+    loads: list[dict], measured: dict[int, dict], replica: dict[int, dict] | None = None
+) -> tuple[str, str, list[str]]:
     from bench.scenarios import _ms
 
     header = ["Size", "customers", "orders", "subscriptions", "timeline entries", "database",
@@ -303,8 +316,15 @@ def render(loads: list[dict], measured: dict[int, dict]) -> tuple[str, str, list
     by = {
         n: {s["number"]: s for s in measured[n]["scenarios"]} for n in sizes
     }  # size -> number -> figures
+    replica = {n: run for n, run in (replica or {}).items() if n in measured}
+    by_replica = {n: {s["number"]: s for s in run["scenarios"]} for n, run in replica.items()}
     ratio_label = f"{label(sizes[-1])} / {label(sizes[0])}" if len(sizes) > 1 else "ratio"
-    header = ["#", "Scenario", "SQL", *(f"p50 {label(n)}" for n in sizes), ratio_label, "Notes"]
+    columns = []  # (heading, size, replica?)
+    for n in sizes:
+        columns.append((f"p50 {label(n)}", n, False))
+        if replica:
+            columns.append((f"{label(n)} replica", n, True))
+    header = ["#", "Scenario", "SQL", *(c[0] for c in columns), ratio_label, "Notes"]
     rows, grown = [], []
     for number in numbers:
         cells = [by[n].get(number) for n in sizes]
@@ -324,13 +344,19 @@ def render(loads: list[dict], measured: dict[int, dict]) -> tuple[str, str, list
             notes.append("SQL count changes with size")
         errors = [f"{label(n)}: {e}" for n, c in zip(sizes, cells, strict=True) if c
                   for e in c["errors"]]  # fmt: skip
+        for n in sizes:
+            cell = by_replica.get(n, {}).get(number)
+            errors += [f"{label(n)} replica: {e}" for e in (cell["errors"] if cell else [])]
         notes += [f"ERROR {e}"[:120] for e in errors]
+        p50_cells = []
+        for _heading, n, on_replica in columns:
+            cell = (by_replica.get(n, {}) if on_replica else by[n]).get(number)
+            p = cell["p50_ms"] if cell else None
+            p50_cells.append(_ms(p / 1000) if p is not None else "—")
         rows.append([
-            str(number), title, sql_cell,
-            *(_ms(p / 1000) if p is not None else "—" for p in p50s), ratio_cell,
-            "; ".join(notes),
+            str(number), title, sql_cell, *p50_cells, ratio_cell, "; ".join(notes),
         ])  # fmt: skip
-    right = {0, 2, *range(3, 4 + len(sizes))}
+    right = {0, 2, *range(3, 4 + len(columns))}
     scenario_table = _table(header, rows, right) if rows else "(no scenario was measured)"
 
     notes = [
@@ -341,6 +367,19 @@ def render(loads: list[dict], measured: dict[int, dict]) -> tuple[str, str, list
         "Left out unless BENCH_ONLY names them: the CSV export (#9) and the import (21-24), "
         "throughput measurements over every customer that grow with the data by design.",
         "SQL: queries per request (the same at every size unless it shows one per size).",
+        *(
+            [
+                "'<size> replica': the same p50 from a second gunicorn with "
+                "DATABASE_REPLICA_URLS pointing at a streaming replica of the bench cluster "
+                "(its GET reads served by the replica, its /healthz reporting it usable); only "
+                "the read-only scenarios run there ('—' for the writing ones, #8 PATCH and #15 "
+                "POST). Primary and replica share this machine's 2 cores, so the column shows "
+                "the cost of the routing (health checks, a second connection), not added "
+                "capacity."
+            ]
+            if replica
+            else []
+        ),
         "Rows are the whole tables': the five small organizations' 5,000 customers (and their "
         "orders) included; load = seed_scale's wall time, 'reused' when the size was loaded "
         "before (its first load's time in the notes).",
@@ -400,11 +439,11 @@ def report(argv: list[str]) -> int:
     parser.add_argument("directory", type=Path, help="the sizes run's load_/scenarios_ files")
     parser.add_argument("--results", type=Path, default=None, help="write the section here")
     args = parser.parse_args(argv)
-    loads, measured = load_runs(args.directory)
+    loads, measured, replica = load_runs(args.directory)
     if not loads:
         print(f"No load_<N>.json in {args.directory}.", file=sys.stderr)
         return 1
-    sizes_table, scenario_table, notes = render(loads, measured)
+    sizes_table, scenario_table, notes = render(loads, measured, replica)
     print()
     print(sizes_table)
     print()
@@ -426,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     if command == "facts":
         return facts(int(argv[1]), argv[2], float(argv[3]), Path(argv[4]))
     if command == "numbers":
-        print(" ".join(str(n) for n in request_numbers()))
+        read_only = "--read-only" in argv[1:]
+        print(" ".join(str(n) for n in request_numbers(read_only)))
         return 0
     if command == "parse":
         try:
