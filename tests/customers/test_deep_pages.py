@@ -194,9 +194,9 @@ def test_a_customers_orders_are_one_index_range(postgres_only, organization, cus
     # Page and count: each a range of an index on the customer. At scale that is
     # order_org_customer_created (ordered as the page is; index-only for the count once the
     # visibility map is current, as the bench's VACUUM makes it); on a test table of a few
-    # dozen rows the customer's own foreign-key index (customer, created_at) plus an
-    # incremental sort of its three rows costs the same, and the planner may take either
-    # (it did, in CI). Never a scan of the organization's orders.
+    # dozen rows any index on the customer (order_customer_created, the foreign key's own)
+    # plus a sort of its three rows costs the same, and the planner takes any of them (it
+    # did, in CI). Never a scan of the organization's orders.
     sql, params = orders[:100].query.sql_with_params()
     count_sql, count_params = orders.order_by().values("pk").query.sql_with_params()
     for plan in (
@@ -204,9 +204,6 @@ def test_a_customers_orders_are_one_index_range(postgres_only, organization, cus
         _plan(f"SELECT count(*) FROM ({count_sql}) t", count_params),
     ):
         assert "Seq Scan" not in plan, plan
-        assert (
-            "using order_org_customer_created" in plan or "using order_customer_created" in plan
-        ), plan
         assert "customer_id" in plan.split("Index Cond:")[1].splitlines()[0], plan
 
 
