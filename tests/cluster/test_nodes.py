@@ -5,17 +5,16 @@ pool, both through PgBouncer in transaction pooling) share the API's rate limit;
 import json
 import time
 from collections import Counter
-from datetime import timedelta
 
 import httpx
 import pytest
-from django.utils import timezone
 
 from orders.models import Order
 from organizations.services import access_token_create
+from tests.checkouts.test_renewals_job import due_subscription
 from tests.cluster.conftest import Web, Worker
 from tests.conftest import ALL_SCOPES
-from tests.factories import OrganizationFactory, SubscriptionFactory
+from tests.factories import OrganizationFactory
 from tests.webhooks.conftest import Receiver
 from webhooks.models import WebhookDelivery
 from webhooks.services import endpoint_create
@@ -119,18 +118,7 @@ def test_two_workers_deliver_each_webhook_once(organization, token, tmp_path, pr
 
 
 def test_two_workers_renew_each_due_subscription_once(organization, tmp_path, processes):
-    end = timezone.now() - timedelta(hours=1)
-    subscriptions = [
-        SubscriptionFactory(
-            customer__organization=organization,
-            product__organization=organization,
-            started_at=end - timedelta(days=30),
-            current_period_start=end - timedelta(days=30),
-            current_period_end=end,
-            payment_method_token="tok_test_success",
-        )
-        for _ in range(30)
-    ]
+    subscriptions = [due_subscription(organization) for _ in range(30)]
     workers = [Worker(tmp_path, f"worker-{n}", "--only", "renewals") for n in (1, 2)]
     processes.extend(workers)
     renewals = Order.objects.filter(billing_reason=Order.BillingReason.SUBSCRIPTION_CYCLE)
