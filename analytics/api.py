@@ -150,14 +150,14 @@ def get_metrics(request: HttpRequest, query: Query[MetricsQuery]):
         now=django_timezone.now(),
         slugs=query.metrics,
     )
-    periods = [
-        {
-            "timestamp": period.start.isoformat(),
-            **{slug: _number(value) for slug, value in values.items()},
-            "partial": period.partial,
-        }
-        for period, values in zip(figures.periods, figures.values, strict=True)
-    ]
+    # Only the ratios can be floats (the rest are counts and amounts in minor units).
+    ratios = [slug for slug in figures.slugs if BY_SLUG[slug].kind == "ratio"]
+    periods = []
+    for period, values in zip(figures.periods, figures.values, strict=True):
+        row = {"timestamp": period.start.isoformat(), **values, "partial": period.partial}
+        for slug in ratios:
+            row[slug] = _number(row[slug])
+        periods.append(row)
     return json_response(
         {
             "periods": periods,

@@ -4,20 +4,18 @@ Each family of figures is one grouped query: the paid orders of the range by per
 subscriptions that started, were canceled and ended in it, the checkouts and the new
 customers; the stocks (active subscriptions, MRR) are those standing at the range's start
 plus the starts and ends of each period, so nothing is read per period. Periods are cut by
-the database (Django's Trunc in the zone, on PostgreSQL and SQLite alike) and matched to
-`Period`s by their local start.
+the database (truncated in the zone as Django's Trunc writes it, on PostgreSQL and SQLite
+alike) and matched to `Period`s by their local start.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Case, Count, DateField, F, IntegerField, Q, Sum, When
-from django.db.models.functions import Trunc
+from django.db.models import UUIDField
 
-from analytics.metrics import BY_SLUG, METRICS
+from analytics.metrics import METRICS
 from analytics.models import (
     DailyCheckoutFigures,
     DailyCustomerFigures,
@@ -27,7 +25,7 @@ from analytics.models import (
 from analytics.periods import Period, periods, range_bounds
 from checkouts.models import Checkout
 from customers.models import Customer
-from orders.models import Order, Subscription
+from orders.models import Order, Product, Subscription
 
 
 @dataclass(frozen=True)
@@ -58,54 +56,145 @@ BILLING_REASONS = {
     "one_time": ("purchase",),
     "recurring": ("subscription_create", "subscription_cycle"),
 }
-NET = F("subtotal_amount") - F("discount_amount")
-REFUNDED = F("refunded_amount")
+
+# The figures are read with SQL of our own: a year by day in one request is seven grouped
+# queries, and building and compiling them through the ORM cost more than running them.
+# Table and column names are the models' (Django's defaults); every value is a parameter.
+ORDERS = Order._meta.db_table
+SUBSCRIPTIONS = Subscription._meta.db_table
+CHECKOUTS = Checkout._meta.db_table
+CUSTOMERS = Customer._meta.db_table
+PRODUCTS = Product._meta.db_table
+UUID = UUIDField()
 
 
-def _sum(expression, condition: Q | None = None):
-    return Sum(expression, filter=condition, default=0)
+def _total(expression: str, reason: str | None = None) -> str:
+    """The sum of `expression` (0 over no rows), over the orders (or kept rows) of one
+    billing reason when `reason` is given; a bigint (PostgreSQL sums bigints as numeric,
+    which the driver would read as Decimals)."""
+    if reason:
+        expression = f"CASE WHEN billing_reason = '{reason}' THEN {expression} ELSE 0 END"
+    return f"CAST(COALESCE(SUM({expression}), 0) AS BIGINT)"
 
 
-def _key(moment, interval: str, tz: ZoneInfo | None):
+NET = "(subtotal_amount - discount_amount)"
+ORDER_AGGREGATES = {
+    "orders": "COUNT(*)",
+    "revenue": _total(NET),
+    "refunded": _total("refunded_amount"),
+    "one_time_products": _total("1", "purchase"),
+    "one_time_products_revenue": _total(NET, "purchase"),
+    "one_time_refunded": _total("refunded_amount", "purchase"),
+    "new_subscriptions_revenue": _total(NET, "subscription_create"),
+    "new_refunded": _total("refunded_amount", "subscription_create"),
+    "renewed_subscriptions": _total("1", "subscription_cycle"),
+    "renewed_subscriptions_revenue": _total(NET, "subscription_cycle"),
+    "renewed_refunded": _total("refunded_amount", "subscription_cycle"),
+}
+# A subscription's monthly amount: a yearly plan's / 12, rounded down (integer division on
+# both databases).
+MONTHLY = "CASE WHEN recurring_interval = 'year' THEN amount / 12 ELSE amount END"
+STOCK_AGGREGATES = {"count": "COUNT(*)", "mrr": _total(MONTHLY)}
+
+
+class Where:
+    """The conditions of one query, ANDed: SQL with %s placeholders and their values
+    (adapted to the database: UUIDs are text on SQLite, instants UTC text there)."""
+
+    def __init__(self):
+        self.conditions: list[str] = []
+        self.params: list = []
+
+    def add(self, condition: str, *params) -> "Where":
+        self.conditions.append(condition)
+        self.params.extend(params)
+        return self
+
+    def id(self, column: str, value) -> "Where":
+        return self.add(f"{column} = %s", UUID.get_db_prep_value(value, connection))
+
+    def ids(self, column: str, values) -> "Where":
+        """`column` among `values`; nothing is filtered when there are none."""
+        if values:
+            marks = ", ".join(["%s"] * len(values))
+            self.add(
+                f"{column} IN ({marks})",
+                *(UUID.get_db_prep_value(value, connection) for value in values),
+            )
+        return self
+
+    def within(self, column: str, values) -> "Where":
+        marks = ", ".join(["%s"] * len(values))
+        return self.add(f"{column} IN ({marks})", *values)
+
+    def instants(self, column: str, start: datetime, end: datetime) -> "Where":
+        """`column` from `start` (included) to `end` (excluded)."""
+        adapt = connection.ops.adapt_datetimefield_value
+        return self.add(f"{column} >= %s AND {column} < %s", adapt(start), adapt(end))
+
+    def days(self, start: date, end: date) -> "Where":
+        """A kept row's `day` from `start` to `end`, both included."""
+        adapt = connection.ops.adapt_datefield_value
+        return self.add("day >= %s AND day <= %s", adapt(start), adapt(end))
+
+
+def _row_key(value, interval: str):
+    """The period key of a truncated row (see `_period_key`): the database gives the local
+    wall time truncated (text on SQLite), or a date for the kept rows by day."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) if interval == "hour" else value.date()
+    return value
+
+
+def _period_key(start: datetime, interval: str):
     """What a period and a truncated row share: the local start (a date from days up; the
-    local wall hour for hours). The kept figures' rows are already local dates."""
-    if not isinstance(moment, datetime):
-        return moment
-    local = moment.astimezone(tz)
+    local wall hour for hours; a period's start is in the requested zone already)."""
     if interval == "hour":
-        return local.replace(tzinfo=None, minute=0, second=0, microsecond=0)
-    return local.date()
+        return start.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    return start.date()
 
 
-def _bucketed(queryset, field_name: str, interval: str, tz: ZoneInfo | None, **aggregates):
-    """{period key: {name: value}} for the rows of `queryset`, cut by `field_name` (a
-    datetime cut in `tz`, or a date with `tz` None)."""
-    result: dict = defaultdict(lambda: dict.fromkeys(aggregates, 0))
-    if queryset.query.is_empty():
-        return result
-    # Aliased: an aggregate may share its name with a column (the kept rows' `orders`).
-    if tz is not None:
-        bucket = Trunc(field_name, interval, tzinfo=tz)
-    elif interval == "day":
-        bucket = F(field_name)  # a kept row's day is its period already
-    else:
-        bucket = Trunc(field_name, interval, output_field=DateField())
-    rows = (
-        queryset.annotate(bucket=bucket)
-        .values("bucket")
-        .annotate(**{f"v_{name}": aggregate for name, aggregate in aggregates.items()})
-        .order_by()
+def _grouped(table: str, where: Where, bucket: tuple[str, tuple], interval: str, aggregates):
+    """{period key: {name: value}}: the `aggregates` (name: SQL) of the rows of `table`
+    that `where` selects, grouped by `bucket` (SQL and its parameters)."""
+    bucket_sql, bucket_params = bucket
+    sql = (
+        f"SELECT {bucket_sql}, {', '.join(aggregates.values())} FROM {table} "
+        f"WHERE {' AND '.join(where.conditions)} GROUP BY 1"
     )
-    for row in rows:
-        bucket = result[_key(row.pop("bucket"), interval, tz)]
-        for name, value in row.items():
-            bucket[name[2:]] += value or 0
+    names = list(aggregates)
+    result: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*bucket_params, *where.params])
+        for bucket_value, *values in cursor.fetchall():
+            key = _row_key(bucket_value, interval)
+            if key in result:  # two rows share a key where a DST change repeats an hour
+                row = result[key]
+                for name, value in zip(names, values, strict=True):
+                    row[name] += value
+            else:
+                result[key] = dict(zip(names, values, strict=True))
     return result
+
+
+def _totals(table: str, where: Where, aggregates) -> dict:
+    """The `aggregates` of all the rows of `table` that `where` selects."""
+    sql = (
+        f"SELECT {', '.join(aggregates.values())} FROM {table} "
+        f"WHERE {' AND '.join(where.conditions)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, where.params)
+        values = cursor.fetchone()
+    return dict(zip(aggregates, values, strict=True))
 
 
 def paid_orders(organization, filters: Filters):
     """The organization's paid orders the filters select (currency, products, customers,
-    billing type by billing reason): what every order figure counts."""
+    billing type by billing reason): what every order figure counts (as `Tables.orders`
+    reads them)."""
     orders = Order.objects.for_org(organization).paid().filter(currency=filters.currency)
     if filters.product_ids:
         orders = orders.filter(product_id__in=filters.product_ids)
@@ -113,40 +202,6 @@ def paid_orders(organization, filters: Filters):
         orders = orders.filter(customer_id__in=filters.customer_ids)
     reasons = BILLING_REASONS.get(filters.billing_type)
     return orders.filter(billing_reason__in=reasons) if reasons else orders
-
-
-def _subscriptions(organization, filters: Filters):
-    subscriptions = Subscription.objects.for_org(organization).filter(
-        currency=filters.currency, started_at__isnull=False
-    )
-    if filters.billing_type == "one_time":
-        return subscriptions.none()
-    if filters.product_ids:
-        subscriptions = subscriptions.filter(product_id__in=filters.product_ids)
-    if filters.customer_ids:
-        subscriptions = subscriptions.filter(customer_id__in=filters.customer_ids)
-    return subscriptions
-
-
-MONTHLY = Case(
-    When(recurring_interval="year", then=F("amount") / 12),
-    default=F("amount"),
-    output_field=IntegerField(),
-)
-
-ORDER_AGGREGATES = {
-    "orders": Count("id"),
-    "revenue": _sum(NET),
-    "refunded": _sum(REFUNDED),
-    "one_time_products": Count("id", filter=Q(billing_reason="purchase")),
-    "one_time_products_revenue": _sum(NET, Q(billing_reason="purchase")),
-    "one_time_refunded": _sum(REFUNDED, Q(billing_reason="purchase")),
-    "new_subscriptions_revenue": _sum(NET, Q(billing_reason="subscription_create")),
-    "new_refunded": _sum(REFUNDED, Q(billing_reason="subscription_create")),
-    "renewed_subscriptions": Count("id", filter=Q(billing_reason="subscription_cycle")),
-    "renewed_subscriptions_revenue": _sum(NET, Q(billing_reason="subscription_cycle")),
-    "renewed_refunded": _sum(REFUNDED, Q(billing_reason="subscription_cycle")),
-}
 
 
 ORDER_SLUGS = {
@@ -207,7 +262,7 @@ def compute(
     raw: dict[str, dict] = {}
     standing = {"count": 0, "mrr": 0}
     if filters.nothing:  # nothing to read: every figure is 0
-        return _assemble(cut, interval, tz, raw, standing, wanted)
+        return _assemble(cut, interval, raw, standing, wanted)
     if needs & ORDER_SLUGS:
         raw["orders"] = source.orders()
     stocks = bool(needs & STOCK_SLUGS)
@@ -219,7 +274,7 @@ def compute(
         raw["checkouts"] = source.checkouts()
     if "new_customers" in needs:
         raw["customers"] = source.customers()
-    return _assemble(cut, interval, tz, raw, standing, wanted)
+    return _assemble(cut, interval, raw, standing, wanted)
 
 
 class Tables:
@@ -234,60 +289,110 @@ class Tables:
         )
         self.start, self.end = range_bounds(start_date, end_date, tz)
 
-    def _cut(self, queryset, field_name: str, **aggregates):
-        return _bucketed(queryset, field_name, self.interval, self.tz, **aggregates)
+    def _bucket(self, column: str) -> tuple[str, tuple]:
+        """`column` (an instant) truncated to the interval in the zone, as Django's Trunc
+        writes it on each database."""
+        return connection.ops.datetime_trunc_sql(self.interval, column, (), self.tz.key)
+
+    def _cut(self, table: str, where: Where, column: str, aggregates) -> dict:
+        return _grouped(table, where, self._bucket(column), self.interval, aggregates)
+
+    def _orders(self) -> Where:
+        """The paid orders the filters select (`paid_orders`)."""
+        filters = self.filters
+        where = (
+            Where()
+            .id("organization_id", self.organization.pk)
+            .within("status", Order.PAID_STATUSES)
+            .add("currency = %s", filters.currency)
+            .ids("product_id", filters.product_ids)
+            .ids("customer_id", filters.customer_ids)
+        )
+        reasons = BILLING_REASONS.get(filters.billing_type)
+        return where.within("billing_reason", reasons) if reasons else where
 
     def orders(self):
-        orders = paid_orders(self.organization, self.filters).filter(
-            created_at__gte=self.start, created_at__lt=self.end
+        where = self._orders().instants("created_at", self.start, self.end)
+        return self._cut(ORDERS, where, "created_at", ORDER_AGGREGATES)
+
+    def _subscriptions(self) -> Where | None:
+        """The started subscriptions the filters select; None for one-time figures."""
+        filters = self.filters
+        if filters.billing_type == "one_time":
+            return None
+        return (
+            Where()
+            .id("organization_id", self.organization.pk)
+            .add("currency = %s", filters.currency)
+            .add("started_at IS NOT NULL")
+            .ids("product_id", filters.product_ids)
+            .ids("customer_id", filters.customer_ids)
         )
-        return self._cut(orders, "created_at", **ORDER_AGGREGATES)
 
     def subscription_events(self):
-        subscriptions = _subscriptions(self.organization, self.filters)
-        started = subscriptions.filter(started_at__gte=self.start, started_at__lt=self.end)
-        ended = subscriptions.filter(ended_at__gte=self.start, ended_at__lt=self.end)
-        canceled = subscriptions.filter(canceled_at__gte=self.start, canceled_at__lt=self.end)
+        if self._subscriptions() is None:
+            return {}, {}, {}
+        start, end = self.start, self.end
         return (
-            self._cut(started, "started_at", count=Count("id"), mrr=_sum(MONTHLY)),
-            self._cut(ended, "ended_at", count=Count("id"), mrr=_sum(MONTHLY)),
-            self._cut(canceled, "canceled_at", count=Count("id")),
+            self._cut(
+                SUBSCRIPTIONS,
+                self._subscriptions().instants("started_at", start, end),
+                "started_at",
+                STOCK_AGGREGATES,
+            ),
+            self._cut(
+                SUBSCRIPTIONS,
+                self._subscriptions().instants("ended_at", start, end),
+                "ended_at",
+                STOCK_AGGREGATES,
+            ),
+            self._cut(
+                SUBSCRIPTIONS,
+                self._subscriptions().instants("canceled_at", start, end),
+                "canceled_at",
+                {"count": "COUNT(*)"},
+            ),
         )
 
     def standing(self):
-        return (
-            _subscriptions(self.organization, self.filters)
-            .filter(started_at__lt=self.start)
-            .exclude(ended_at__lt=self.start)
-            .aggregate(count=Count("id"), mrr=_sum(MONTHLY))
-        )
+        where = self._subscriptions()
+        if where is None:
+            return {"count": 0, "mrr": 0}
+        start = connection.ops.adapt_datetimefield_value(self.start)
+        where.add("started_at < %s", start).add("(ended_at IS NULL OR ended_at >= %s)", start)
+        return _totals(SUBSCRIPTIONS, where, STOCK_AGGREGATES)
 
     def checkouts(self):
         filters = self.filters
-        checkouts = Checkout.objects.filter(
-            organization=self.organization, created_at__gte=self.start, created_at__lt=self.end
+        where = (
+            Where()
+            .id("organization_id", self.organization.pk)
+            .instants("created_at", self.start, self.end)
+            .ids("product_id", filters.product_ids)
+            .ids("customer_id", filters.customer_ids)
         )
-        if filters.product_ids:
-            checkouts = checkouts.filter(product_id__in=filters.product_ids)
-        if filters.customer_ids:
-            checkouts = checkouts.filter(customer_id__in=filters.customer_ids)
         if filters.billing_type is not None:
-            recurring = filters.billing_type == "recurring"
-            checkouts = checkouts.filter(product__recurring_interval__isnull=not recurring)
+            recurring = "IS NOT NULL" if filters.billing_type == "recurring" else "IS NULL"
+            where.add(
+                f"product_id IN (SELECT id FROM {PRODUCTS} WHERE recurring_interval {recurring})"
+            )
+        succeeded = f"CASE WHEN status = '{Checkout.Status.SUCCEEDED}' THEN 1 ELSE 0 END"
         return self._cut(
-            checkouts,
+            CHECKOUTS,
+            where,
             "created_at",
-            checkouts=Count("id"),
-            succeeded=Count("id", filter=Q(status=Checkout.Status.SUCCEEDED)),
+            {"checkouts": "COUNT(*)", "succeeded": _total(succeeded)},
         )
 
     def customers(self):
-        customers = Customer.objects.for_org(self.organization).filter(
-            deleted_at__isnull=True, created_at__gte=self.start, created_at__lt=self.end
+        where = (
+            Where()
+            .id("organization_id", self.organization.pk)
+            .add("deleted_at IS NULL")
+            .instants("created_at", self.start, self.end)
+            .ids("id", self.filters.customer_ids)
         )
-        if self.filters.customer_ids:
-            customers = customers.filter(pk__in=self.filters.customer_ids)
-        return self._cut(customers, "created_at", count=Count("id"))
+        return self._cut(CUSTOMERS, where, "created_at", {"count": "COUNT(*)"})
 
 
 class KeptFigures(Tables):
@@ -298,58 +403,64 @@ class KeptFigures(Tables):
         super().__init__(organization, start_date, end_date, interval, tz, filters)
         self.start_date, self.end_date = start_date, end_date
 
-    def _rows(self, model, *, products: bool = True):
-        rows = model.objects.filter(
-            organization_id=self.organization.pk,
-            day__gte=self.start_date,
-            day__lte=self.end_date,
-        )
-        if products and self.filters.product_ids:
-            rows = rows.filter(product_id__in=self.filters.product_ids)
-        return rows
+    def _rows(self, *, products: bool = True) -> Where:
+        """The organization's kept rows of the range's days (and the filters' products)."""
+        where = Where().id("organization_id", self.organization.pk)
+        where.days(self.start_date, self.end_date)
+        return where.ids("product_id", self.filters.product_ids) if products else where
 
-    def _cut(self, queryset, field_name: str = "day", **aggregates):
-        return _bucketed(queryset, "day", self.interval, None, **aggregates)
+    def _bucket(self, column: str) -> tuple[str, tuple]:
+        """A kept row's `column` (its local day) is its period by day; longer periods
+        truncate it."""
+        if self.interval == "day":
+            return column, ()
+        return connection.ops.date_trunc_sql(self.interval, column, ())
 
     def orders(self):
-        rows = self._rows(DailyOrderFigures).filter(currency=self.filters.currency)
+        where = self._rows().add("currency = %s", self.filters.currency)
         reasons = BILLING_REASONS.get(self.filters.billing_type)
         if reasons:
-            rows = rows.filter(billing_reason__in=reasons)
-
-        def of(reason: str, column: str = "orders"):
-            return _sum(column, Q(billing_reason=reason))
-
+            where.within("billing_reason", reasons)
         return self._cut(
-            rows,
-            orders=_sum("orders"),
-            revenue=_sum("revenue"),
-            refunded=_sum("refunded"),
-            one_time_products=of("purchase"),
-            one_time_products_revenue=of("purchase", "revenue"),
-            one_time_refunded=of("purchase", "refunded"),
-            new_subscriptions_revenue=of("subscription_create", "revenue"),
-            new_refunded=of("subscription_create", "refunded"),
-            renewed_subscriptions=of("subscription_cycle"),
-            renewed_subscriptions_revenue=of("subscription_cycle", "revenue"),
-            renewed_refunded=of("subscription_cycle", "refunded"),
+            DailyOrderFigures._meta.db_table,
+            where,
+            "day",
+            {
+                "orders": _total("orders"),
+                "revenue": _total("revenue"),
+                "refunded": _total("refunded"),
+                "one_time_products": _total("orders", "purchase"),
+                "one_time_products_revenue": _total("revenue", "purchase"),
+                "one_time_refunded": _total("refunded", "purchase"),
+                "new_subscriptions_revenue": _total("revenue", "subscription_create"),
+                "new_refunded": _total("refunded", "subscription_create"),
+                "renewed_subscriptions": _total("orders", "subscription_cycle"),
+                "renewed_subscriptions_revenue": _total("revenue", "subscription_cycle"),
+                "renewed_refunded": _total("refunded", "subscription_cycle"),
+            },
         )
 
-    def _subscription_rows(self, rows):
-        rows = rows.filter(currency=self.filters.currency)
+    def _subscription_rows(self, where: Where) -> Where | None:
+        """Kept subscription rows in the filters' currency; None for one-time figures."""
         if self.filters.billing_type == "one_time":
-            return rows.none()
-        return rows
+            return None
+        return where.add("currency = %s", self.filters.currency)
 
     def subscription_events(self):
-        rows = self._subscription_rows(self._rows(DailySubscriptionFigures))
+        where = self._subscription_rows(self._rows())
+        if where is None:
+            return {}, {}, {}
         events = self._cut(
-            rows,
-            started=_sum("started"),
-            started_mrr=_sum("started_mrr"),
-            ended=_sum("ended"),
-            ended_mrr=_sum("ended_mrr"),
-            canceled=_sum("canceled"),
+            DailySubscriptionFigures._meta.db_table,
+            where,
+            "day",
+            {
+                "started": _total("started"),
+                "started_mrr": _total("started_mrr"),
+                "ended": _total("ended"),
+                "ended_mrr": _total("ended_mrr"),
+                "canceled": _total("canceled"),
+            },
         )
         started, ended, canceled = {}, {}, {}
         for key, row in events.items():
@@ -359,19 +470,20 @@ class KeptFigures(Tables):
         return started, ended, canceled
 
     def standing(self):
-        rows = DailySubscriptionFigures.objects.filter(
-            organization_id=self.organization.pk, day__lt=self.start_date
-        )
-        if self.filters.product_ids:
-            rows = rows.filter(product_id__in=self.filters.product_ids)
-        rows = self._subscription_rows(rows)
-        if rows.query.is_empty():
+        before = Where().id("organization_id", self.organization.pk)
+        before.add("day < %s", connection.ops.adapt_datefield_value(self.start_date))
+        where = self._subscription_rows(before.ids("product_id", self.filters.product_ids))
+        if where is None:
             return {"count": 0, "mrr": 0}
-        totals = rows.aggregate(
-            started=_sum("started"),
-            ended=_sum("ended"),
-            started_mrr=_sum("started_mrr"),
-            ended_mrr=_sum("ended_mrr"),
+        totals = _totals(
+            DailySubscriptionFigures._meta.db_table,
+            where,
+            {
+                "started": _total("started"),
+                "ended": _total("ended"),
+                "started_mrr": _total("started_mrr"),
+                "ended_mrr": _total("ended_mrr"),
+            },
         )
         return {
             "count": totals["started"] - totals["ended"],
@@ -379,14 +491,23 @@ class KeptFigures(Tables):
         }
 
     def checkouts(self):
-        rows = self._rows(DailyCheckoutFigures)
+        where = self._rows()
         if self.filters.billing_type is not None:
-            rows = rows.filter(recurring=self.filters.billing_type == "recurring")
-        return self._cut(rows, checkouts=_sum("checkouts"), succeeded=_sum("succeeded"))
+            where.add("recurring = %s", self.filters.billing_type == "recurring")
+        return self._cut(
+            DailyCheckoutFigures._meta.db_table,
+            where,
+            "day",
+            {"checkouts": _total("checkouts"), "succeeded": _total("succeeded")},
+        )
 
     def customers(self):
-        rows = self._rows(DailyCustomerFigures, products=False)
-        return self._cut(rows, count=_sum("customers"))
+        return self._cut(
+            DailyCustomerFigures._meta.db_table,
+            self._rows(products=False),
+            "day",
+            {"count": _total("customers")},
+        )
 
 
 def _ratio(numerator: float, denominator: float, *, money: bool = False):
@@ -395,75 +516,86 @@ def _ratio(numerator: float, denominator: float, *, money: bool = False):
     return round(numerator / denominator) if money else numerator / denominator
 
 
-def _assemble(cut, interval, tz, raw, standing, wanted) -> Figures:
-    empty: dict = {}
-    values: list[dict] = []
+ZERO_ORDERS = dict.fromkeys(ORDER_AGGREGATES, 0)
+ZERO_STOCK = {"count": 0, "mrr": 0}
+ZERO_CHECKOUTS = {"checkouts": 0, "succeeded": 0}
+FLOW_SLUGS = [m.slug for m in METRICS if m.kind == "flow"]
+ALL_SLUGS = [m.slug for m in METRICS]
+
+
+def _assemble(cut, interval, raw, standing, wanted) -> Figures:
+    """Each period's figures from the families' rows by period key, in `METRICS` order
+    (only `wanted`), and the totals: flows summed, stocks and cumulatives at the end,
+    ratios of the sums."""
+    orders_by = raw.get("orders", {})
+    started_by, ended_by = raw.get("started", {}), raw.get("ended", {})
+    canceled_by, checkouts_by = raw.get("canceled", {}), raw.get("checkouts", {})
+    customers_by = raw.get("customers", {})
+    rows: list[dict] = []
     active, mrr = standing["count"] or 0, standing["mrr"] or 0
     cumulative = net_cumulative = 0
-    sums: dict = defaultdict(int)
     first_active = active
     for period in cut:
-        key = _key(period.start, interval, tz)
-        o = raw.get("orders", empty).get(key, {})
-        started = raw.get("started", empty).get(key, {})
-        ended = raw.get("ended", empty).get(key, {})
+        key = _period_key(period.start, interval)
+        o = orders_by.get(key, ZERO_ORDERS)
+        started = started_by.get(key, ZERO_STOCK)
+        ended = ended_by.get(key, ZERO_STOCK)
+        c = checkouts_by.get(key, ZERO_CHECKOUTS)
         active_at_start = active
-        active += started.get("count", 0) - ended.get("count", 0)
-        mrr += started.get("mrr", 0) - ended.get("mrr", 0)
-        revenue, refunded, orders = o.get("revenue", 0), o.get("refunded", 0), o.get("orders", 0)
+        active += started["count"] - ended["count"]
+        mrr += started["mrr"] - ended["mrr"]
+        revenue, orders = o["revenue"], o["orders"]
+        net = revenue - o["refunded"]
         cumulative += revenue
-        net_cumulative += revenue - refunded
-        c = raw.get("checkouts", empty).get(key, {})
-        row = {
-            "orders": orders,
-            "revenue": revenue,
-            "net_revenue": revenue - refunded,
-            "cumulative_revenue": cumulative,
-            "net_cumulative_revenue": net_cumulative,
-            "average_order_value": _ratio(revenue, orders, money=True),
-            "net_average_order_value": _ratio(revenue - refunded, orders, money=True),
-            "one_time_products": o.get("one_time_products", 0),
-            "one_time_products_revenue": o.get("one_time_products_revenue", 0),
-            "one_time_products_net_revenue": o.get("one_time_products_revenue", 0)
-            - o.get("one_time_refunded", 0),
-            "new_subscriptions": started.get("count", 0),
-            "new_subscriptions_revenue": o.get("new_subscriptions_revenue", 0),
-            "new_subscriptions_net_revenue": o.get("new_subscriptions_revenue", 0)
-            - o.get("new_refunded", 0),
-            "renewed_subscriptions": o.get("renewed_subscriptions", 0),
-            "renewed_subscriptions_revenue": o.get("renewed_subscriptions_revenue", 0),
-            "renewed_subscriptions_net_revenue": o.get("renewed_subscriptions_revenue", 0)
-            - o.get("renewed_refunded", 0),
-            "active_subscriptions": active,
-            "monthly_recurring_revenue": mrr,
-            "annual_recurring_revenue": mrr * 12,
-            "canceled_subscriptions": raw.get("canceled", empty).get(key, {}).get("count", 0),
-            "churned_subscriptions": ended.get("count", 0),
-            "churn_rate": _ratio(ended.get("count", 0), active_at_start),
-            "checkouts": c.get("checkouts", 0),
-            "succeeded_checkouts": c.get("succeeded", 0),
-            "checkouts_conversion": _ratio(c.get("succeeded", 0), c.get("checkouts", 0)),
-            "new_customers": raw.get("customers", empty).get(key, {}).get("count", 0),
-        }
-        for slug, value in row.items():
-            if BY_SLUG[slug].kind == "flow":
-                sums[slug] += value
-        values.append({slug: row[slug] for slug in wanted})
-    last = values[-1] if values else {}
-    totals = {}
-    for slug in wanted:
-        kind = BY_SLUG[slug].kind
-        if kind == "flow":
-            totals[slug] = sums[slug]
-        elif kind in ("stock", "cumulative"):
-            totals[slug] = last.get(slug, 0)
-    ratios = {
+        net_cumulative += net
+        rows.append(
+            {
+                "orders": orders,
+                "revenue": revenue,
+                "net_revenue": net,
+                "cumulative_revenue": cumulative,
+                "net_cumulative_revenue": net_cumulative,
+                "average_order_value": _ratio(revenue, orders, money=True),
+                "net_average_order_value": _ratio(net, orders, money=True),
+                "one_time_products": o["one_time_products"],
+                "one_time_products_revenue": o["one_time_products_revenue"],
+                "one_time_products_net_revenue": o["one_time_products_revenue"]
+                - o["one_time_refunded"],
+                "new_subscriptions": started["count"],
+                "new_subscriptions_revenue": o["new_subscriptions_revenue"],
+                "new_subscriptions_net_revenue": o["new_subscriptions_revenue"] - o["new_refunded"],
+                "renewed_subscriptions": o["renewed_subscriptions"],
+                "renewed_subscriptions_revenue": o["renewed_subscriptions_revenue"],
+                "renewed_subscriptions_net_revenue": o["renewed_subscriptions_revenue"]
+                - o["renewed_refunded"],
+                "active_subscriptions": active,
+                "monthly_recurring_revenue": mrr,
+                "annual_recurring_revenue": mrr * 12,
+                "canceled_subscriptions": canceled_by.get(key, ZERO_STOCK)["count"],
+                "churned_subscriptions": ended["count"],
+                "churn_rate": _ratio(ended["count"], active_at_start),
+                "checkouts": c["checkouts"],
+                "succeeded_checkouts": c["succeeded"],
+                "checkouts_conversion": _ratio(c["succeeded"], c["checkouts"]),
+                "new_customers": customers_by.get(key, ZERO_STOCK)["count"],
+            }
+        )
+    sums = {slug: sum(row[slug] for row in rows) for slug in FLOW_SLUGS}
+    last = rows[-1] if rows else dict.fromkeys(ALL_SLUGS, 0)
+    totals = {
+        **sums,
+        "cumulative_revenue": last["cumulative_revenue"],
+        "net_cumulative_revenue": last["net_cumulative_revenue"],
+        "active_subscriptions": last["active_subscriptions"],
+        "monthly_recurring_revenue": last["monthly_recurring_revenue"],
+        "annual_recurring_revenue": last["annual_recurring_revenue"],
         "average_order_value": _ratio(sums["revenue"], sums["orders"], money=True),
         "net_average_order_value": _ratio(sums["net_revenue"], sums["orders"], money=True),
         "churn_rate": _ratio(sums["churned_subscriptions"], first_active),
         "checkouts_conversion": _ratio(sums["succeeded_checkouts"], sums["checkouts"]),
     }
-    for slug in wanted:
-        if slug in ratios:
-            totals[slug] = ratios[slug]
-    return Figures(periods=cut, values=values, totals=totals, slugs=wanted)
+    if wanted != ALL_SLUGS:
+        rows = [{slug: row[slug] for slug in wanted} for row in rows]
+    return Figures(
+        periods=cut, values=rows, totals={slug: totals[slug] for slug in wanted}, slugs=wanted
+    )

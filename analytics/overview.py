@@ -8,11 +8,11 @@ local, as compute's periods are.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from html import escape  # the standard library's: Django's wraps it, per call
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from analytics.compute import Figures, Filters, compute, paid_orders
@@ -295,21 +295,32 @@ def cards(specs: list[CardSpec], current: Figures, previous: Figures, currency: 
     return result
 
 
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def period_label(start: datetime, interval: str, *, short: bool) -> str:
+    month = MONTH_NAMES[start.month - 1]  # strftime's %b, without its cost per period
     if interval == "month":
-        return start.strftime("%b %Y")
-    label = f"{start:%b} {start.day}"
+        return f"{month} {start.year}"
+    label = f"{month} {start.day}"
     if interval == "week":
         label = f"Week of {label}"
     return label if short else f"{label}, {start.year}"
 
 
-def chart(figures: Figures, interval: str, currency: str, series: list[tuple[str, str]]) -> dict:
-    """A chart's data for the page's json_script and its table view: one label per period,
-    whether the period is still running, and each series' values in minor units."""
+def period_labels(figures: Figures, interval: str, *, short: bool) -> list[str]:
+    return [period_label(p.start, interval, short=short) for p in figures.periods]
+
+
+def chart(
+    figures: Figures, labels: list[str], currency: str, series: list[tuple[str, str]]
+) -> dict:
+    """A chart's data for the page's json_script and its table view: one label per period
+    (`period_labels`, short), whether the period is still running, and each series' values
+    in minor units."""
     return {
         "currency": currency.upper(),
-        "labels": [period_label(p.start, interval, short=True) for p in figures.periods],
+        "labels": labels,
         "partial": [p.partial for p in figures.periods],
         "series": [
             {
@@ -335,22 +346,24 @@ class ChartRows(list):
             "".join(
                 f"<tr{' class="partial"' if row['partial'] else ''}>"
                 f'<th scope="row">{escape(row["label"])}{so_far if row["partial"] else ""}</th>'
-                + "".join(f'<td class="num">{escape(cell)}</td>' for cell in row["cells"])
+                + "".join([f'<td class="num">{escape(cell)}</td>' for cell in row["cells"]])
                 + "</tr>"
                 for row in self
             )
         )
 
 
-def chart_rows(figures: Figures, interval: str, slugs: list[str], currency: str) -> ChartRows:
-    """The table view of a chart: one row per period, its figures as shown."""
+def chart_rows(figures: Figures, labels: list[str], slugs: list[str], currency: str) -> ChartRows:
+    """The table view of a chart: one row per period (labelled by `period_labels`, long),
+    its figures as shown."""
+    types = [(slug, BY_SLUG[slug].type) for slug in slugs]
     return ChartRows(
         {
-            "label": period_label(p.start, interval, short=False),
+            "label": label,
             "partial": p.partial,
-            "cells": [shown(values[slug], BY_SLUG[slug].type, currency) for slug in slugs],
+            "cells": [shown(values[slug], kind, currency) for slug, kind in types],
         }
-        for p, values in zip(figures.periods, figures.values, strict=True)
+        for p, label, values in zip(figures.periods, labels, figures.values, strict=True)
     )
 
 
@@ -402,15 +415,17 @@ def currency_section(
     previous = compute(
         start_date=before_start, end_date=before_end, interval="year", slugs=slugs, **common
     )
+    short = period_labels(current, interval, short=True)
+    long = period_labels(current, interval, short=False)
     section = CurrencySection(
         currency=currency,
         cards=cards(specs, current, previous, currency),
-        revenue_chart=chart(current, interval, currency, REVENUE_SERIES),
-        revenue_rows=chart_rows(current, interval, [s for s, _ in REVENUE_SERIES], currency),
+        revenue_chart=chart(current, short, currency, REVENUE_SERIES),
+        revenue_rows=chart_rows(current, long, [s for s, _ in REVENUE_SERIES], currency),
     )
     if with_mrr_chart:
-        section.mrr_chart = chart(current, interval, currency, MRR_SERIES)
-        section.mrr_rows = chart_rows(current, interval, [s for s, _ in MRR_SERIES], currency)
+        section.mrr_chart = chart(current, short, currency, MRR_SERIES)
+        section.mrr_rows = chart_rows(current, long, [s for s, _ in MRR_SERIES], currency)
     return section
 
 

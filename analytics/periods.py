@@ -8,8 +8,10 @@ the range's first day (a month from the 1st), the last one ends at the end of th
 (only the range's data counts in either); the one holding "now" is marked partial.
 """
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from core.timezones import local_midnight
@@ -58,6 +60,18 @@ def periods(
         raise ValueError(f"Unknown interval {interval!r}.")
     if end_date < start_date:
         raise ValueError("end_date is before start_date.")
+    cut = list(_periods(start_date, end_date, interval, tz))
+    # The one holding now, if any: the last to start by now, unless it ended already.
+    index = bisect_right(cut, now, key=lambda period: period.start) - 1
+    if index >= 0 and now < cut[index].end:
+        cut[index] = replace(cut[index], partial=True)
+    return cut
+
+
+@lru_cache(maxsize=64)
+def _periods(start_date: date, end_date: date, interval: str, tz: ZoneInfo) -> tuple[Period, ...]:
+    """The periods of the range, none partial: they depend on nothing else, and a page
+    asks for the same ones again and again (a year by day is 365 local midnights)."""
     _, range_end = range_bounds(start_date, end_date, tz)
     starts: list[datetime] = []
     if interval == "hour":
@@ -75,7 +89,4 @@ def periods(
     # Each period ends where the next starts; the last at the range's end. The first may
     # start before the range (a month from its 1st): only the range's data is counted.
     ends = [*starts[1:], range_end]
-    return [
-        Period(start, end, partial=start <= now < end)
-        for start, end in zip(starts, ends, strict=True)
-    ]
+    return tuple(Period(start, end) for start, end in zip(starts, ends, strict=True))
