@@ -1,7 +1,12 @@
 """Reads of products, orders and subscriptions, always scoped to one organization."""
 
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
 from django.db import models
 from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Q, Sum, When
+from django.db.models.query import ValuesListIterable
 
 
 class ProductQuerySet(models.QuerySet):
@@ -15,9 +20,68 @@ class ProductQuerySet(models.QuerySet):
         return self.annotate(has_orders=Exists(Order.objects.filter(product=OuterRef("pk"))))
 
 
+class OrderRow(NamedTuple):
+    """An order as the API lists it: its own columns and its customer, product and
+    subscription, without a model instance per row (`OrderQuerySet.rows()`)."""
+
+    id: UUID
+    created_at: datetime
+    modified_at: datetime
+    status: str
+    billing_reason: str
+    subtotal_amount: int
+    discount_amount: int
+    tax_amount: int
+    total_amount: int
+    refunded_amount: int
+    currency: str
+    customer_id: UUID
+    product_id: UUID | None
+    subscription_id: UUID | None
+    customer: Any
+    product: Any
+    subscription: Any
+
+
+_RELATED = ("customer", "product", "subscription")
+_ROW_COLUMNS = OrderRow._fields[: -len(_RELATED)]
+
+
+class _OrderRowIterable(ValuesListIterable):
+    """The rows' columns, then each customer, product and subscription they name read once
+    by ID (one query per table, none for what the queryset already knows: a customer's
+    `orders`), as prefetch_related would, but with no model instance per order."""
+
+    def __iter__(self):
+        from orders.models import Order
+
+        queryset = self.queryset
+        rows = list(super().__iter__())
+        related = []
+        for name in _RELATED:
+            field = Order._meta.get_field(name)
+            position = _ROW_COLUMNS.index(field.attname)
+            objects = dict(queryset._known_related_objects.get(field, {}))
+            missing = {row[position] for row in rows} - objects.keys() - {None}
+            if missing:
+                # The base manager, as a relation reads: a deleted customer's orders stay.
+                manager = field.related_model._base_manager.db_manager(queryset.db)
+                objects.update(manager.in_bulk(missing))
+            related.append((position, objects))
+        for row in rows:
+            yield OrderRow(*row, *(objects.get(row[position]) for position, objects in related))
+
+
 class OrderQuerySet(models.QuerySet):
     def for_org(self, organization) -> "OrderQuerySet":
         return self.filter(organization=organization)
+
+    def rows(self) -> "OrderQuerySet":
+        """The orders as `OrderRow`s: what a list shows, at a fraction of the cost of model
+        instances with their relations prefetched."""
+        clone = self.values_list(*_ROW_COLUMNS)
+        clone._iterable_class = _OrderRowIterable
+        return clone
 
     def paid(self) -> "OrderQuerySet":
         return self.filter(status__in=self.model.PAID_STATUSES)

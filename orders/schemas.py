@@ -13,6 +13,7 @@ from pydantic import Field
 
 from customers.schemas import CustomerOut, MetadataIn, MetadataOut, Pagination, customer_out
 from orders.models import Order, Product, Subscription
+from orders.querysets import OrderRow
 
 Interval = Literal["day", "week", "month", "year"]
 
@@ -353,12 +354,14 @@ def page_part(page: dict | None, kind: str, obj, build) -> dict | None:
     return part
 
 
-def order_out(order: Order, page: dict | None = None) -> dict:
-    """`page`: see `page_part` (a list passes one dict for all its rows)."""
+def order_out(order: Order | OrderRow, page: dict | None = None) -> dict:
+    """An order, or a list's `OrderRow` (the same attributes: its columns, customer,
+    product and subscription). `page`: see `page_part` (a list passes one dict for all its
+    rows)."""
     customer = order.customer
     product = order.product
     subscription = order.subscription
-    paid = order.paid
+    paid = order.status in Order.PAID_STATUSES  # Order.paid, which a row has not
     label = product.name if product else "Order"
     return {
         "id": order.id,
@@ -368,7 +371,7 @@ def order_out(order: Order, page: dict | None = None) -> dict:
         "paid": paid,
         "subtotal_amount": order.subtotal_amount,
         "discount_amount": order.discount_amount,
-        "net_amount": order.net_amount,
+        "net_amount": order.subtotal_amount - order.discount_amount,
         "tax_amount": order.tax_amount,
         "total_amount": order.total_amount,
         "applied_balance_amount": 0,

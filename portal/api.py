@@ -31,7 +31,7 @@ from customers import services as customer_services
 from customers.models import Customer
 from customers.schemas import profile_changes
 from orders import services as order_services
-from orders.models import InvalidTransition, Order, Subscription
+from orders.models import InvalidTransition, Subscription
 from organizations.api_auth import scopes
 from portal import services
 from portal.auth import CustomerSessionAuth
@@ -206,20 +206,15 @@ def _searched(queryset, request: HttpRequest, query: str | None):
 
 
 def _orders(request: HttpRequest):
-    """The session customer's orders, and only theirs."""
-    return Order.objects.for_org(request.organization).filter(customer=request.customer)
+    """The session customer's orders, and only theirs (each with the session's customer as
+    its own: not read again)."""
+    return request.customer.orders.for_org(request.organization)
 
 
 def _portal_order_out(request: HttpRequest):
     organization = organization_out(request.organization)
-    customer = request.customer
     parts: dict = {}  # the page's products and subscriptions, each built once
-
-    def serialize(order: Order) -> dict:
-        order.customer = customer  # the session's own: not read again per row
-        return portal_order_out(order, organization, parts)
-
-    return serialize
+    return lambda order: portal_order_out(order, organization, parts)
 
 
 @portal_router.get(
@@ -227,10 +222,7 @@ def _portal_order_out(request: HttpRequest):
 )
 def list_portal_orders(request: HttpRequest, filters: Query[CustomerOrderListQuery]):
     """Filter by product, subscription or billing type; search by product name."""
-    # A page's orders share a product or two and few subscriptions (often none): each is
-    # read once by ID rather than joined into, and built again for, every row.
-    orders = _orders(request).prefetch_related("product", "subscription")
-    orders = _searched(orders, request, filters.query)
+    orders = _searched(_orders(request), request, filters.query)
     if filters.product_id:
         orders = orders.filter(product_id__in=filters.product_id)
     if filters.subscription_id:
@@ -240,7 +232,9 @@ def list_portal_orders(request: HttpRequest, filters: Query[CustomerOrderListQue
         orders = orders.annotate(net=F("subtotal_amount") - F("discount_amount"))
     orders = orders.order_by(*sort_order(filters.sorting, ORDER_SORTINGS))
     page = paginate(
-        orders,
+        # A page's orders share a product or two and few subscriptions (often none): each is
+        # read once by ID rather than joined into, and built again for, every row.
+        orders.rows(),
         page=filters.page,
         limit=min(filters.limit, MAX_LIMIT),
         serialize=_portal_order_out(request),

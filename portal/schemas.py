@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, create_model
 from customers.models import Customer
 from customers.schemas import AddressIn, AddressOut, CustomerOut, Pagination, customer_out
 from orders.models import Order, Product, Subscription
+from orders.querysets import OrderRow
 from orders.schemas import (
     OrderOut,
     PriceOut,
@@ -292,7 +293,7 @@ def _subscription_fields(subscription: Subscription) -> dict:
     return data
 
 
-def portal_order_out(order: Order, organization: dict, page: dict | None = None) -> dict:
+def portal_order_out(order: Order | OrderRow, organization: dict, page: dict | None = None) -> dict:
     """`organization` is the session's organization as `organization_out` gives it: one
     dict shared by every row of a page; `page`, as `order_out` takes it."""
     data = order_out(order, page)
