@@ -1,7 +1,7 @@
-"""Export and erase of the organization's customer with the most orders, timed, and rolled
-back (nothing is kept):
+"""Export and erase of a customer with 10,000 orders (bench.busy), timed, and rolled back
+(nothing is kept):
 
-    DATABASE_URL=postgres://... python -m bench.privacy [--org scale]
+    DATABASE_URL=postgres://... python -m bench.privacy [--org scale] [--orders 10000]
 
 `measure(organization)` runs both inside one transaction that it rolls back: the export
 consumed to its last byte (as a download would be), then the erasure with every scrubber.
@@ -14,6 +14,8 @@ import argparse
 import os
 import time
 
+from bench import busy
+
 TARGET_SECONDS = 2.0
 
 
@@ -21,31 +23,18 @@ class _RollBack(Exception):
     """Raised to roll the measured transaction back."""
 
 
-def measure(organization) -> dict:
-    """Seconds for the export and the erase of `organization`'s customer with the most
-    orders (and that customer's counts), all rolled back."""
+def measure(organization, *, orders: int = busy.ORDERS) -> dict:
+    """Seconds for the export and the erase of a customer of `organization` with `orders`
+    orders (bench.busy), all rolled back."""
     from django.db import connection, transaction
-    from django.db.models import Count
 
     from customers import privacy
-    from customers.models import Customer
-    from orders.models import Order
 
-    top = (
-        Order.objects.filter(organization=organization)
-        .values("customer_id")
-        .annotate(orders=Count("id"))
-        .order_by("-orders")
-        .first()
-    )
-    if top is None:
-        return {"customer_id": None, "orders": 0}
-    result: dict = {"customer_id": str(top["customer_id"]), "orders": top["orders"]}
+    result: dict = {}
     try:
         with transaction.atomic():
-            customer = Customer.objects.select_related("organization").get(
-                pk=top["customer_id"], deleted_at=None
-            )
+            customer, counts = busy.busy_customer(organization, orders=orders, label="erase")
+            result |= {"customer_id": str(customer.pk), **counts}
             started = time.perf_counter()
             size = sum(len(piece) for piece in privacy.customer_export_pieces(customer=customer))
             result["export_seconds"] = time.perf_counter() - started
@@ -76,6 +65,7 @@ def measure(organization) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--org", default="scale", help="the organization's slug")
+    parser.add_argument("--orders", type=int, default=busy.ORDERS)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -84,11 +74,12 @@ def main() -> None:
     from organizations.models import Organization
 
     organization = Organization.objects.get(slug=args.org)
-    result = measure(organization)
-    if result.get("customer_id") is None:
-        print(f"{args.org}: no orders")
-        return
-    print(f"customer {result['customer_id']} with {result['orders']:,} orders (rolled back)")
+    result = measure(organization, orders=args.orders)
+    print(
+        f"customer {result['customer_id']} with {result['orders']:,} orders, "
+        f"{result['entries']:,} timeline entries, {result['events']:,} webhook events "
+        "(rolled back)"
+    )
     for name in ("export", "erase"):
         seconds = result[f"{name}_seconds"]
         verdict = "met" if seconds <= TARGET_SECONDS else "not met"

@@ -7,6 +7,7 @@
 # reused by later runs (the benchmark's million customers load once), stopped at the end
 # and never removed. Its parent directories must be reachable by the server's user.
 # PG_OPTIONS="-c name=value ..." adds server settings (the benchmark sizes shared_buffers).
+# PG_PORT=N listens on that port instead of a free one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +44,8 @@ if [ "$(id -u)" = 0 ]; then
     [ -z "$keep" ] || chown postgres "$keep"
     run_as=(runuser -u postgres --)
 fi
-port="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="${PG_PORT:-}"
+[ -n "$port" ] || port="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
 cleanup() {
     # A kept cluster shuts down cleanly; a throwaway one is just killed.
