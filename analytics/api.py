@@ -150,12 +150,12 @@ def get_metrics(request: HttpRequest, query: Query[MetricsQuery]):
         now=django_timezone.now(),
         slugs=query.metrics,
     )
-    # Only the ratios can be floats (the rest are counts and amounts in minor units).
-    ratios = [slug for slug in figures.slugs if BY_SLUG[slug].kind == "ratio"]
+    # Only the percentages can be floats: the rest are counts and amounts in minor units.
+    percentages = [slug for slug in figures.slugs if BY_SLUG[slug].type == "percentage"]
     periods = []
     for period, values in zip(figures.periods, figures.values, strict=True):
         row = {"timestamp": period.start.isoformat(), **values, "partial": period.partial}
-        for slug in ratios:
+        for slug in percentages:
             row[slug] = _number(row[slug])
         periods.append(row)
     return json_response(

@@ -520,6 +520,7 @@ ZERO_ORDERS = dict.fromkeys(ORDER_AGGREGATES, 0)
 ZERO_STOCK = {"count": 0, "mrr": 0}
 ZERO_CHECKOUTS = {"checkouts": 0, "succeeded": 0}
 FLOW_SLUGS = [m.slug for m in METRICS if m.kind == "flow"]
+RATIO_SLUGS = {m.slug for m in METRICS if m.kind == "ratio"}
 ALL_SLUGS = [m.slug for m in METRICS]
 
 
@@ -596,6 +597,8 @@ def _assemble(cut, interval, raw, standing, wanted) -> Figures:
     }
     if wanted != ALL_SLUGS:
         rows = [{slug: row[slug] for slug in wanted} for row in rows]
+    # The ratios last, as the API has always written its totals.
+    ordered = [s for s in wanted if s not in RATIO_SLUGS] + [s for s in wanted if s in RATIO_SLUGS]
     return Figures(
-        periods=cut, values=rows, totals={slug: totals[slug] for slug in wanted}, slugs=wanted
+        periods=cut, values=rows, totals={slug: totals[slug] for slug in ordered}, slugs=wanted
     )
