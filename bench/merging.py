@@ -37,8 +37,8 @@ def measure(organization, *, orders: int = busy.ORDERS) -> dict:
     try:
         with transaction.atomic():
             started = time.perf_counter()
-            twin, counts = busy.busy_customer(organization, orders=orders, label="merge")
             survivor_id, survivor_orders = busy.busiest_customer_id(organization)
+            twin, counts = busy.busy_customer(organization, orders=orders, label="merge")
             result["setup_seconds"] = round(time.perf_counter() - started, 3)
             result |= {"survivor": str(survivor_id), "survivor_orders": survivor_orders}
             result |= {f"twin_{name}": n for name, n in counts.items()}

@@ -258,12 +258,14 @@ if [ -n "$sizes_out" ]; then
     scenarios_command=("$python" -m bench.sizes scenarios "$customers")
     options+=(--no-throughput)
 fi
-# Scenarios 21-24 are the import's (bench/imports.py), the others (1-20, 25-27)
-# bench/scenarios.py's.
-only_requests=() only_imports=()
+# Scenarios 21-24 are the import's (bench/imports.py), 33-35 the merge, export and
+# erase's (bench/merge_erase.py), the others bench/scenarios.py's.
+only_requests=() only_imports=() only_customer_ops=()
 for n in $only; do
     if [ "$n" -ge 21 ] 2>/dev/null && [ "$n" -le 24 ]; then
         only_imports+=("$n")
+    elif [ "$n" -ge 33 ] 2>/dev/null && [ "$n" -le 35 ]; then
+        only_customer_ops+=("$n")
     else
         only_requests+=("$n")
     fi
@@ -356,6 +358,14 @@ if [ -z "$only" ] || [ "${#only_imports[@]}" -gt 0 ]; then
     [ -z "${BENCH_IMPORT_PROFILE:-}" ] || import_options+=(--profile "$BENCH_IMPORT_PROFILE")
     $python -m bench.imports --url "http://127.0.0.1:$app_port" --token "$token" \
         "${import_options[@]}" || status=$?
+fi
+if [ -z "$sizes_out" ] && { [ -z "$only" ] || [ "${#only_customer_ops[@]}" -gt 0 ]; }; then
+    # Merge, export and erase of a customer with 10,000 orders, built and rolled back by
+    # each run; after the import, whose section replaces what follows it.
+    ops_options=()
+    [ "$write_results" != true ] || ops_options+=(--results "${BENCH_RESULTS:-bench/RESULTS.md}")
+    [ -z "$only" ] || ops_options+=(--only "${only_customer_ops[@]}")
+    $python -m bench.merge_erase "${ops_options[@]}" || status=$?
 fi
 if [ "$status" != 0 ]; then
     echo "Some scenarios reported errors (see the table); gunicorn's logs:" >&2
