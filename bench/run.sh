@@ -13,6 +13,8 @@
 #   BENCH_SHOW_SQL=1                  print the SQL each scenario's request runs
 #   BENCH_IMPORT_ROWS=1000000         rows of the import scenarios' file (21-24)
 #   BENCH_IMPORT_PROFILE=DIR          record the import's workers with py-spy into DIR
+#   BENCH_SHARED_BUFFERS=4096MB       PostgreSQL's shared_buffers (default: a quarter of
+#                                     the memory, at most 8 GB, as for a production server)
 #
 # bench/run.sh --sizes 100k,1m,10m (make bench SIZES=100k,1m,10m): the cost curve (issue
 # 19). Each size in turn gets its database bench_<N> (loaded once and timed, then reused),
@@ -74,6 +76,14 @@ if [ "${1:-}" != "--inside-postgres" ]; then
     fi
     echo "PostgreSQL data kept in $BENCH_PGDATA (set BENCH_PGDATA to move it; delete it to reseed)"
     export PG_KEEP_DATADIR="$BENCH_PGDATA"
+    # The usual production sizing (a quarter of the memory; 128 MB, PostgreSQL's default,
+    # would have the million customers' indexes read from the OS for every write).
+    if [ -z "${BENCH_SHARED_BUFFERS:-}" ]; then
+        memory_mb="$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+        quarter=$((memory_mb / 4))
+        BENCH_SHARED_BUFFERS="$(( quarter > 8192 ? 8192 : (quarter < 128 ? 128 : quarter) ))MB"
+    fi
+    export PG_OPTIONS="-c shared_buffers=$BENCH_SHARED_BUFFERS ${PG_OPTIONS:-}"
     exec scripts/with-postgres.sh bench/run.sh --inside-postgres
 fi
 

@@ -671,6 +671,8 @@ def resolve_context(args) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
+        cursor.execute("SHOW shared_buffers")
+        pg_version += f", shared_buffers {cursor.fetchone()[0]}"
         cursor.execute(
             "SELECT relname, reltuples::bigint FROM pg_class WHERE relname = ANY(%s)",
             [["customers_customer", "orders_order", "orders_subscription"]],
