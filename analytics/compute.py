@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import UUIDField
 
 from analytics.metrics import METRICS
@@ -60,10 +60,9 @@ BILLING_REASONS = {
 # The figures are read with SQL of our own: a year by day in one request is seven grouped
 # queries, and building and compiling them through the ORM cost more than running them.
 # Table and column names are the models' (Django's defaults); every value is a parameter.
-ORDERS = Order._meta.db_table
-SUBSCRIPTIONS = Subscription._meta.db_table
-CHECKOUTS = Checkout._meta.db_table
-CUSTOMERS = Customer._meta.db_table
+# Each query reads where the ORM would read its model (core/replicas.py: a replica may
+# serve a GET's reads); every alias is the same database, so SQL and values are written
+# with the default connection's operations.
 PRODUCTS = Product._meta.db_table
 UUID = UUIDField()
 
@@ -156,17 +155,22 @@ def _period_key(start: datetime, interval: str):
     return start.date()
 
 
-def _grouped(table: str, where: Where, bucket: tuple[str, tuple], interval: str, aggregates):
-    """{period key: {name: value}}: the `aggregates` (name: SQL) of the rows of `table`
-    that `where` selects, grouped by `bucket` (SQL and its parameters)."""
+def _cursor(model):
+    """A cursor on the database the ORM would read `model` from."""
+    return connections[router.db_for_read(model)].cursor()
+
+
+def _grouped(model, where: Where, bucket: tuple[str, tuple], interval: str, aggregates):
+    """{period key: {name: value}}: the `aggregates` (name: SQL) of the rows of `model`'s
+    table that `where` selects, grouped by `bucket` (SQL and its parameters)."""
     bucket_sql, bucket_params = bucket
     sql = (
-        f"SELECT {bucket_sql}, {', '.join(aggregates.values())} FROM {table} "
+        f"SELECT {bucket_sql}, {', '.join(aggregates.values())} FROM {model._meta.db_table} "
         f"WHERE {' AND '.join(where.conditions)} GROUP BY 1"
     )
     names = list(aggregates)
     result: dict = {}
-    with connection.cursor() as cursor:
+    with _cursor(model) as cursor:
         cursor.execute(sql, [*bucket_params, *where.params])
         for bucket_value, *values in cursor.fetchall():
             key = _row_key(bucket_value, interval)
@@ -179,13 +183,13 @@ def _grouped(table: str, where: Where, bucket: tuple[str, tuple], interval: str,
     return result
 
 
-def _totals(table: str, where: Where, aggregates) -> dict:
-    """The `aggregates` of all the rows of `table` that `where` selects."""
+def _totals(model, where: Where, aggregates) -> dict:
+    """The `aggregates` of all the rows of `model`'s table that `where` selects."""
     sql = (
-        f"SELECT {', '.join(aggregates.values())} FROM {table} "
+        f"SELECT {', '.join(aggregates.values())} FROM {model._meta.db_table} "
         f"WHERE {' AND '.join(where.conditions)}"
     )
-    with connection.cursor() as cursor:
+    with _cursor(model) as cursor:
         cursor.execute(sql, where.params)
         values = cursor.fetchone()
     return dict(zip(aggregates, values, strict=True))
@@ -294,8 +298,8 @@ class Tables:
         writes it on each database."""
         return connection.ops.datetime_trunc_sql(self.interval, column, (), self.tz.key)
 
-    def _cut(self, table: str, where: Where, column: str, aggregates) -> dict:
-        return _grouped(table, where, self._bucket(column), self.interval, aggregates)
+    def _cut(self, model, where: Where, column: str, aggregates) -> dict:
+        return _grouped(model, where, self._bucket(column), self.interval, aggregates)
 
     def _orders(self) -> Where:
         """The paid orders the filters select (`paid_orders`)."""
@@ -313,7 +317,7 @@ class Tables:
 
     def orders(self):
         where = self._orders().instants("created_at", self.start, self.end)
-        return self._cut(ORDERS, where, "created_at", ORDER_AGGREGATES)
+        return self._cut(Order, where, "created_at", ORDER_AGGREGATES)
 
     def _subscriptions(self) -> Where | None:
         """The started subscriptions the filters select; None for one-time figures."""
@@ -335,19 +339,19 @@ class Tables:
         start, end = self.start, self.end
         return (
             self._cut(
-                SUBSCRIPTIONS,
+                Subscription,
                 self._subscriptions().instants("started_at", start, end),
                 "started_at",
                 STOCK_AGGREGATES,
             ),
             self._cut(
-                SUBSCRIPTIONS,
+                Subscription,
                 self._subscriptions().instants("ended_at", start, end),
                 "ended_at",
                 STOCK_AGGREGATES,
             ),
             self._cut(
-                SUBSCRIPTIONS,
+                Subscription,
                 self._subscriptions().instants("canceled_at", start, end),
                 "canceled_at",
                 {"count": "COUNT(*)"},
@@ -360,7 +364,7 @@ class Tables:
             return {"count": 0, "mrr": 0}
         start = connection.ops.adapt_datetimefield_value(self.start)
         where.add("started_at < %s", start).add("(ended_at IS NULL OR ended_at >= %s)", start)
-        return _totals(SUBSCRIPTIONS, where, STOCK_AGGREGATES)
+        return _totals(Subscription, where, STOCK_AGGREGATES)
 
     def checkouts(self):
         filters = self.filters
@@ -378,7 +382,7 @@ class Tables:
             )
         succeeded = f"CASE WHEN status = '{Checkout.Status.SUCCEEDED}' THEN 1 ELSE 0 END"
         return self._cut(
-            CHECKOUTS,
+            Checkout,
             where,
             "created_at",
             {"checkouts": "COUNT(*)", "succeeded": _total(succeeded)},
@@ -392,7 +396,7 @@ class Tables:
             .instants("created_at", self.start, self.end)
             .ids("id", self.filters.customer_ids)
         )
-        return self._cut(CUSTOMERS, where, "created_at", {"count": "COUNT(*)"})
+        return self._cut(Customer, where, "created_at", {"count": "COUNT(*)"})
 
 
 class KeptFigures(Tables):
@@ -422,7 +426,7 @@ class KeptFigures(Tables):
         if reasons:
             where.within("billing_reason", reasons)
         return self._cut(
-            DailyOrderFigures._meta.db_table,
+            DailyOrderFigures,
             where,
             "day",
             {
@@ -451,7 +455,7 @@ class KeptFigures(Tables):
         if where is None:
             return {}, {}, {}
         events = self._cut(
-            DailySubscriptionFigures._meta.db_table,
+            DailySubscriptionFigures,
             where,
             "day",
             {
@@ -476,7 +480,7 @@ class KeptFigures(Tables):
         if where is None:
             return {"count": 0, "mrr": 0}
         totals = _totals(
-            DailySubscriptionFigures._meta.db_table,
+            DailySubscriptionFigures,
             where,
             {
                 "started": _total("started"),
@@ -495,7 +499,7 @@ class KeptFigures(Tables):
         if self.filters.billing_type is not None:
             where.add("recurring = %s", self.filters.billing_type == "recurring")
         return self._cut(
-            DailyCheckoutFigures._meta.db_table,
+            DailyCheckoutFigures,
             where,
             "day",
             {"checkouts": _total("checkouts"), "succeeded": _total("succeeded")},
@@ -503,7 +507,7 @@ class KeptFigures(Tables):
 
     def customers(self):
         return self._cut(
-            DailyCustomerFigures._meta.db_table,
+            DailyCustomerFigures,
             self._rows(products=False),
             "day",
             {"count": _total("customers")},
