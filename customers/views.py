@@ -45,6 +45,7 @@ from customers.forms import (
     stored_as,
     value_type,
 )
+from customers.list_rows import customer_rows_html
 from customers.models import Customer
 from customers.querysets import (
     SORTINGS,
@@ -162,6 +163,7 @@ def customer_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             for segment in segments
         ],
         "column": column,
+        "rows_html": customer_rows_html(page.rows, org_slug=org_slug, column=column),
         "is_filtered": bool(query or active is not None or filters or segments),
         "is_first_page": not request.GET.get("cursor"),
         "next_url": page.next_cursor and _list_url(org_slug, state, cursor=page.next_cursor),
