@@ -3,6 +3,7 @@
 from typing import Literal
 from uuid import UUID
 
+from django.db.models import F
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -22,8 +23,10 @@ from core.api import (
     sort_order,
     validation_error,
 )
+from core.prepared import AnyOf, PreparedList
 from orders import services
 from orders.models import InvalidTransition, Order, Product, Subscription
+from orders.querysets import ORDER_ROW_COLUMNS, OrderRows
 from orders.schemas import (
     OrderList,
     OrderOut,
@@ -93,6 +96,40 @@ class OrderListQuery(ListQuery):
     sorting: list[OrderSortProperty] = Field(["-created_at"])
 
 
+# The list's filters by a list of values, each `= ANY` one placeholder (core.prepared).
+_ORDER_LIST_FILTERS = (
+    "customer_id",
+    "external_customer_id",
+    "product_id",
+    "subscription_id",
+    "status",
+)
+
+
+def _order_list(p, shape):
+    """The orders of one shape of `list_orders`: which filters it has, its billing types
+    and ordering (their values are placeholders), always in the token's organization."""
+    *present, billing, ordering = shape
+    present = dict(zip(_ORDER_LIST_FILTERS, present, strict=True))
+    orders = Order.objects.filter(organization_id=p.organization_id)
+    if present["customer_id"]:
+        orders = orders.filter(AnyOf(F("customer_id"), p.customer_id))
+    if present["external_customer_id"]:
+        # Of a live customer only, as subscriptions filter it (_filter_customer_and_product).
+        orders = orders.filter(
+            AnyOf(F("customer__external_id"), p.external_customer_id),
+            customer__deleted_at__isnull=True,
+        )
+    for name in ("product_id", "subscription_id", "status"):
+        if present[name]:
+            orders = orders.filter(AnyOf(F(name), getattr(p, name)))
+    orders = orders.of_billing_types(billing).order_by(*ordering)
+    return orders.values_list(*ORDER_ROW_COLUMNS)
+
+
+ORDER_LIST = PreparedList(_order_list)
+
+
 def _orders(request):
     return Order.objects.for_org(request.organization).select_related(
         "customer", "product", "subscription"
@@ -108,20 +145,25 @@ def list_orders(request: HttpRequest, filters: Query[OrderListQuery]):
 
     **Scopes**: `orders:read`
     """
-    orders = _scoped(Order.objects, request, filters.organization_id)
-    orders = _filter_customer_and_product(orders, filters)
-    if filters.subscription_id:
-        orders = orders.filter(subscription_id__in=filters.subscription_id)
-    if filters.status:
-        orders = orders.filter(status__in=filters.status)
-    orders = orders.of_billing_types(filters.product_billing_type)
-    orders = orders.order_by(*sort_order(filters.sorting, ORDER_SORTINGS))
+    billing = frozenset(filters.product_billing_type or ())
+    shape = (
+        *(bool(getattr(filters, name)) for name in _ORDER_LIST_FILTERS),
+        billing,
+        tuple(sort_order(filters.sorting, ORDER_SORTINGS)),
+    )
+    orders = OrderRows(
+        ORDER_LIST,
+        shape,
+        empty=excludes_our_organization(request, filters.organization_id),
+        organization_id=request.organization.pk,
+        **{name: getattr(filters, name) for name in _ORDER_LIST_FILTERS},
+    )
     limit = min(filters.limit, MAX_LIMIT)
     parts: dict = {}  # the page's customers, products and subscriptions, each built once
     page = paginate(
         # A page's orders share few customers and products (a customer's orders, one): each
         # is read once by ID, not joined into every row and built again for it.
-        orders.rows(),
+        orders,
         page=filters.page,
         limit=limit,
         serialize=lambda order: order_out(order, parts),

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from django.db import models
 from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Q, Sum, When
-from django.db.models.query import ValuesListIterable
+
+from core.prepared import AnyOf, PreparedList, PreparedQuery
 
 
 class ProductQuerySet(models.QuerySet):
@@ -22,7 +23,7 @@ class ProductQuerySet(models.QuerySet):
 
 class OrderRow(NamedTuple):
     """An order as the API lists it: its own columns and its customer, product and
-    subscription, without a model instance per row (`OrderQuerySet.rows()`)."""
+    subscription, without a model instance per row (`OrderRows`)."""
 
     id: UUID
     created_at: datetime
@@ -44,44 +45,63 @@ class OrderRow(NamedTuple):
 
 
 _RELATED = ("customer", "product", "subscription")
-_ROW_COLUMNS = OrderRow._fields[: -len(_RELATED)]
+ORDER_ROW_COLUMNS = OrderRow._fields[: -len(_RELATED)]
 
 
-class _OrderRowIterable(ValuesListIterable):
-    """The rows' columns, then each customer, product and subscription they name read once
-    by ID (one query per table, none for what the queryset already knows: a customer's
-    `orders`), as prefetch_related would, but with no model instance per order."""
+def _by_id(name: str) -> PreparedQuery:
+    """The related rows of `name` by ID, with the base manager, as a relation reads: a
+    deleted customer's orders keep their customer."""
 
-    def __iter__(self):
+    def build(p):
         from orders.models import Order
 
-        queryset = self.queryset
-        rows = list(super().__iter__())
+        model = Order._meta.get_field(name).related_model
+        return model._base_manager.filter(AnyOf(F("pk"), p.ids))
+
+    return PreparedQuery(build)
+
+
+_RELATED_BY_ID = {name: _by_id(name) for name in _RELATED}
+
+
+class OrderRows:
+    """A list's orders as `OrderRow`s, for `core.api.paginate` (a slice, a count): the
+    page's columns from a `PreparedList` of `values_list(*ORDER_ROW_COLUMNS)` querysets
+    (`shape` and `values` as its `page()` takes them), then each customer, product and
+    subscription the page names read once by ID (one query per table, none for the
+    objects of `known`: the portal's session customer), as prefetch_related would, but
+    with no model instance per order. `empty`: a list nothing may match (no query)."""
+
+    def __init__(self, orders: PreparedList, shape, *, known=(), empty=False, **values):
+        self.orders, self.shape, self.values = orders, shape, values
+        self.known = {obj.pk: obj for obj in known}
+        self.empty = empty
+
+    def __getitem__(self, page: slice) -> list[OrderRow]:
+        if self.empty:
+            return []
+        rows = self.orders.page(self.shape, page.start, page.stop, **self.values)
+        alias = self.orders.alias(self.shape)
         related = []
-        for name in _RELATED:
-            field = Order._meta.get_field(name)
-            position = _ROW_COLUMNS.index(field.attname)
-            objects = dict(queryset._known_related_objects.get(field, {}))
+        for position, name in enumerate(_RELATED, start=ORDER_ROW_COLUMNS.index("customer_id")):
+            objects = dict(self.known) if name == "customer" else {}
             missing = {row[position] for row in rows} - objects.keys() - {None}
             if missing:
-                # The base manager, as a relation reads: a deleted customer's orders stay.
-                manager = field.related_model._base_manager.db_manager(queryset.db)
-                objects.update(manager.in_bulk(missing))
+                found = _RELATED_BY_ID[name].all(using=alias, ids=list(missing))
+                objects.update((obj.pk, obj) for obj in found)
             related.append((position, objects))
-        for row in rows:
-            yield OrderRow(*row, *(objects.get(row[position]) for position, objects in related))
+        return [
+            OrderRow(*row, *(objects.get(row[position]) for position, objects in related))
+            for row in rows
+        ]
+
+    def count(self) -> int:
+        return 0 if self.empty else self.orders.count(self.shape, **self.values)
 
 
 class OrderQuerySet(models.QuerySet):
     def for_org(self, organization) -> "OrderQuerySet":
         return self.filter(organization=organization)
-
-    def rows(self) -> "OrderQuerySet":
-        """The orders as `OrderRow`s: what a list shows, at a fraction of the cost of model
-        instances with their relations prefetched."""
-        clone = self.values_list(*_ROW_COLUMNS)
-        clone._iterable_class = _OrderRowIterable
-        return clone
 
     def paid(self) -> "OrderQuerySet":
         return self.filter(status__in=self.model.PAID_STATUSES)

@@ -27,11 +27,13 @@ from core.api import (
     sort_order,
     validation_error,
 )
+from core.prepared import AnyOf, PreparedList
 from customers import services as customer_services
 from customers.models import Customer
 from customers.schemas import profile_changes
 from orders import services as order_services
-from orders.models import InvalidTransition, Subscription
+from orders.models import InvalidTransition, Order, Subscription
+from orders.querysets import ORDER_ROW_COLUMNS, OrderRows
 from organizations.api_auth import scopes
 from portal import services
 from portal.auth import CustomerSessionAuth
@@ -196,13 +198,38 @@ class CustomerOrderListQuery(PortalListQuery):
     sorting: list[CustomerOrderSortProperty] = Field(["-created_at"])
 
 
-def _searched(queryset, request: HttpRequest, query: str | None):
+def _search_text(request: HttpRequest, query: str | None) -> str | None:
     """Polar's portal search: the product's name or the organization's. The organization is
-    the session's, so matching its name matches every row."""
+    the session's, so matching its name matches every row: no search (None)."""
     query = (query or "").strip()
     if not query or query.casefold() in request.organization.name.casefold():
-        return queryset
-    return queryset.filter(product__name__icontains=query)
+        return None
+    return query
+
+
+def _searched(queryset, request: HttpRequest, query: str | None):
+    query = _search_text(request, query)
+    return queryset if query is None else queryset.filter(product__name__icontains=query)
+
+
+def _order_list(p, shape):
+    """The orders of one shape of `list_portal_orders` (its values are placeholders): the
+    session customer's, in the session's organization; `searched`: see `_search_text`."""
+    searched, by_product, by_subscription, billing, ordering = shape
+    orders = Order.objects.filter(customer_id=p.customer_id, organization_id=p.organization_id)
+    if searched:
+        orders = orders.filter(product__name__icontains=p.query)
+    if by_product:
+        orders = orders.filter(AnyOf(F("product_id"), p.product_id))
+    if by_subscription:
+        orders = orders.filter(AnyOf(F("subscription_id"), p.subscription_id))
+    orders = orders.of_billing_types(billing)
+    if any(field.removeprefix("-") == "net" for field in ordering):
+        orders = orders.annotate(net=F("subtotal_amount") - F("discount_amount"))
+    return orders.order_by(*ordering).values_list(*ORDER_ROW_COLUMNS)
+
+
+ORDER_LIST = PreparedList(_order_list)
 
 
 def _orders(request: HttpRequest):
@@ -222,19 +249,28 @@ def _portal_order_out(request: HttpRequest):
 )
 def list_portal_orders(request: HttpRequest, filters: Query[CustomerOrderListQuery]):
     """Filter by product, subscription or billing type; search by product name."""
-    orders = _searched(_orders(request), request, filters.query)
-    if filters.product_id:
-        orders = orders.filter(product_id__in=filters.product_id)
-    if filters.subscription_id:
-        orders = orders.filter(subscription_id__in=filters.subscription_id)
-    orders = orders.of_billing_types(filters.product_billing_type)
-    if any(s.removeprefix("-") == "net_amount" for s in filters.sorting):
-        orders = orders.annotate(net=F("subtotal_amount") - F("discount_amount"))
-    orders = orders.order_by(*sort_order(filters.sorting, ORDER_SORTINGS))
+    query = _search_text(request, filters.query)
+    shape = (
+        query is not None,
+        bool(filters.product_id),
+        bool(filters.subscription_id),
+        frozenset(filters.product_billing_type or ()),
+        tuple(sort_order(filters.sorting, ORDER_SORTINGS)),
+    )
     page = paginate(
         # A page's orders share a product or two and few subscriptions (often none): each is
-        # read once by ID rather than joined into, and built again for, every row.
-        orders.rows(),
+        # read once by ID rather than joined into, and built again for, every row; the
+        # customer is the session's, not read again.
+        OrderRows(
+            ORDER_LIST,
+            shape,
+            known=[request.customer],
+            organization_id=request.organization.pk,
+            customer_id=request.customer.pk,
+            query=query,
+            product_id=filters.product_id,
+            subscription_id=filters.subscription_id,
+        ),
         page=filters.page,
         limit=min(filters.limit, MAX_LIMIT),
         serialize=_portal_order_out(request),

@@ -210,8 +210,8 @@ def test_a_customers_orders_are_one_index_range(postgres_only, organization, cus
 def test_orders_of_a_customer_statements(api, organization, customers, django_assert_num_queries):
     customer = customers[0]
     OrderFactory.create_batch(12, customer=customer)
-    # token, page rows (joined to their subscriptions), the page's customers by ID, its
-    # products by ID, count
+    # token, page rows, then their customers and products by ID (and any subscriptions by
+    # ID: these orders have none), count
     with django_assert_num_queries(5):
         response = api.get("/v1/orders/", {"customer_id": str(customer.pk), "limit": 10})
     body = json.loads(response.content)
