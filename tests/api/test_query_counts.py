@@ -24,7 +24,8 @@ def data(organization, token):
 # joined in, and the count (every page here is full, so it cannot prove the total).
 LISTS = {
     "/v1/customers/": 3,
-    "/v1/orders/": 5,  # rows joined to subscription; the customers, the products by ID
+    # the rows; their customers, products and (these orders have one) subscriptions by ID
+    "/v1/orders/": 6,
     "/v1/subscriptions/": 3,  # rows joined to customer and product
     "/v1/products/": 3,  # rows with their has-orders EXISTS
 }
