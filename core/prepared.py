@@ -87,6 +87,7 @@ class _Compiled:
     start: int
     end: int
     populators: list
+    plain: bool = False  # tuples as the database gives them: nothing to convert or build
 
     def execute(self, cursor, connection, values: dict, limits: str = "") -> None:
         params = []
@@ -123,6 +124,8 @@ class _Compiled:
         with connection.cursor() as cursor:
             self.execute(cursor, connection, values, limits)
             rows = cursor.fetchall()
+        if self.plain:
+            return rows
         return [self.build(alias, connection, row) for row in rows]
 
     def count(self, alias: str, values: dict) -> int:
@@ -166,7 +169,10 @@ def _compile(queryset: QuerySet, alias: str) -> _Compiled:
         "col_count": compiler.col_count,
     }
     if klass_info is None or not queryset.query.default_cols:  # values_list(), a count
-        return _Compiled(**compiled, from_db=None, init_list=[], start=0, end=0, populators=[])
+        plain = not converters and compiler.col_count == len(select)
+        return _Compiled(
+            **compiled, from_db=None, init_list=[], start=0, end=0, populators=[], plain=plain
+        )
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     fetch_mode = queryset._fetch_mode
     return _Compiled(
