@@ -68,6 +68,7 @@ def busy_customer(organization, *, orders: int = ORDERS, label: str = "busy"):
     webhook events that go with them (module docstring); returns (customer, counts)."""
     from django.db import connection
 
+    from activity.erasure import PERSONAL_ACTORS
     from activity.models import Entry
     from customers.models import Customer
     from customers.services import customer_create
@@ -102,6 +103,13 @@ def busy_customer(organization, *, orders: int = ORDERS, label: str = "busy"):
             counts[name] += copy_rows(cursor, model, **copy, where=f"NOT ({where})")
         if not counts["events"]:
             counts["events"] = _order_events(cursor, customer)
+        # The seed names the buyer on each of its entries; the app stores no name for an
+        # actor who is the customer (the timeline shows the customer's own): as it would.
+        cursor.execute(
+            "UPDATE activity_entry SET actor_name = '' WHERE customer_id = %s "
+            "AND actor_type = ANY(%s) AND actor_name <> ''",
+            [customer.pk, list(PERSONAL_ACTORS)],
+        )
         cursor.execute("SELECT set_config('customers.merging', 'off', true)")
         cursor.execute("SELECT customers_order_figures_refresh(%s)", [customer.pk])
         cursor.execute("ANALYZE orders_order")
@@ -111,30 +119,33 @@ def busy_customer(organization, *, orders: int = ORDERS, label: str = "busy"):
 
 def _order_events(cursor, customer) -> int:
     """The order.created and order.paid events a webhook endpoint would have had for each
-    of `customer`'s orders (the seed writes none): one real payload, built as the
-    services build it, repeated."""
+    of `customer`'s orders (the seed writes none): one real payload, built and stored as
+    the services do (its personal values kept apart, webhooks.personal), repeated."""
     from datetime import UTC, datetime
 
     from core.encoding import json_text
     from orders.models import Order
     from orders.schemas import order_event
-    from webhooks.events import _payload
+    from webhooks import personal
+    from webhooks.events import _payload, keep_people
 
     sample = Order.objects.filter(customer=customer).select_related("customer", "product").first()
     if sample is None:
         return 0
-    data = order_event(sample)
+    data, person = personal.split("order.created", order_event(sample), customer.pk)
+    keep_people(customer.organization_id, [person])
     now = datetime.now(UTC)
     cursor.execute(
         "INSERT INTO webhooks_webhookevent (id, created_at, modified_at, type, payload, "
-        "customer_id, coalesce_key, organization_id) "
+        "person_id, customer_id, coalesce_key, organization_id) "
         "SELECT gen_random_uuid(), o.created_at, o.created_at, t.type, "
         "CASE t.type WHEN 'order.created' THEN %s::jsonb ELSE %s::jsonb END, "
-        "o.customer_id, '', o.organization_id FROM orders_order o, "
+        "%s, o.customer_id, '', o.organization_id FROM orders_order o, "
         "(VALUES ('order.created'), ('order.paid')) AS t(type) WHERE o.customer_id = %s",
         [
             json_text(_payload("order.created", data, now)),
             json_text(_payload("order.paid", data, now)),
+            person.id,
             customer.pk,
         ],
     )

@@ -205,7 +205,7 @@ def list_webhook_deliveries(request: HttpRequest, filters: Query[DeliveryListQue
     )
     attempts = (
         WebhookAttempt.objects.filter(delivery__endpoint__organization=request.organization)
-        .select_related("delivery__event")
+        .select_related("delivery__event__person")
         .annotate(last_http_code=Subquery(newest.values("status_code")[:1]))
     )
     if filters.endpoint_id:

@@ -1,61 +1,58 @@
-"""The webhooks' part in erasing a customer (core.erasure): the payloads of the events
-that carried the customer get the erased profile where they held the customer's fields,
-and a checkout's buyer details emptied; the replies endpoints sent back (an attempt's
-excerpt, which may echo the payload) are cleared. Also the export's `webhook_events`.
+"""The webhooks' part in erasing a customer (core.erasure): the personal values of the
+events that carried the customer are erased, the replies endpoints sent back (an
+attempt's excerpt, which may echo the payload) are cleared. Also the export's
+`webhook_events`.
+
+Events keep their personal values apart (webhooks.personal): the customer's EventPerson
+rows, and their checkouts' (a checkout's events written before it had a customer), get
+the erased profile's values, a few rows however many events. Events written before
+that design (no `person`) still hold the values in their payloads: those get the erased
+profile where they held the customer's fields, a checkout's buyer details emptied, one
+UPDATE per kind of payload that replaces the paths it has (core.erasure.JSONReplace never
+creates one).
 
 An event carries the customer when it names them (`customer_id`), or when it is a
 checkout's event written before the checkout had a customer (the buyer's email and
-address were in it all the same). Each kind of payload is one UPDATE that replaces the
-paths it has (core.erasure.JSONReplace never creates one), so however many events, a few
-statements per customer.
+address were in it all the same).
 """
 
 from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
 
+import orjson
 from django.db.models import F, Max, Min, Q, TextField
 from django.db.models.functions import Cast
 
 from checkouts.models import Checkout
 from core.encoding import json_text
 from core.erasure import Erasure, JSONReplace, RawJSON, placeholder_email
-from webhooks.models import WebhookAttempt, WebhookEvent
+from webhooks import personal
+from webhooks.models import EventPerson, WebhookAttempt, WebhookEvent
 
-# The customer's fields in its API shape that are personal (external_id is the merchant's
-# ID and stays, as on the erased profile's `__external_id`).
-PROFILE_KEYS = ("email", "email_verified", "name", "billing_name", "billing_address")
-PROFILE_KEYS += ("tax_id", "locale", "metadata")
 # An event is written in its change's transaction: within this of its checkout's times.
 CHECKOUT_EVENT_MARGIN = timedelta(minutes=5)
 BATCH = 2000
 
 
 def scrub(erasure: Erasure) -> None:
+    _scrub_people(erasure)
     for customer_id in erasure.customer_ids:
-        profile = erasure.profiles.get(customer_id) or {"email": placeholder_email(customer_id)}
-        fields = [(key, profile.get(key)) for key in PROFILE_KEYS]
+        profile = _profile(erasure, customer_id)
         events = WebhookEvent.objects.filter(
-            organization_id=erasure.organization_id, customer_id=customer_id
+            organization_id=erasure.organization_id, customer_id=customer_id, person=None
         )
-        by_kind = {
-            "customer.": [((key,), value) for key, value in fields],
-            "order.": [(("customer", key), value) for key, value in fields]
-            + [(("billing_name",), None), (("billing_address",), profile.get("billing_address"))],
-            "subscription.": [(("customer", key), value) for key, value in fields]
-            + [(("customer_cancellation_comment",), None)],
-            "checkout.": _checkout_paths(customer_id),
-        }
-        for prefix, paths in by_kind.items():
-            replacements = [(("data", *path), value) for path, value in paths]
+        for prefix in personal.PATHS:
             events.filter(type__startswith=prefix).update(
-                payload=JSONReplace(F("payload"), replacements)
+                payload=JSONReplace(F("payload"), _replacements(prefix, profile, customer_id))
             )
     pending = _buyer_checkout_events(erasure.organization_id, erasure.customer_ids)
     if pending is not None:
         for customer_id, checkout_events in pending:
-            replacements = [(("data", *p), v) for p, v in _checkout_paths(customer_id)]
-            checkout_events.update(payload=JSONReplace(F("payload"), replacements))
+            replacements = _replacements("checkout.", {}, customer_id)
+            checkout_events.filter(person=None).update(
+                payload=JSONReplace(F("payload"), replacements)
+            )
     events = WebhookEvent.objects.filter(organization_id=erasure.organization_id).filter(
         customer_id__in=erasure.customer_ids
     )
@@ -69,9 +66,42 @@ def scrub(erasure: Erasure) -> None:
             ).update(response_excerpt="")
 
 
+def _scrub_people(erasure: Erasure) -> None:
+    """The EventPerson rows of the customers and of their checkouts, erased."""
+    organization_id, ids = erasure.organization_id, erasure.customer_ids
+    people = EventPerson.objects.filter(organization_id=organization_id)
+    found = list(people.filter(owner_id__in=ids))
+    checkouts = Checkout.objects.filter(organization_id=organization_id, customer_id__in=ids)
+    by_checkout = list(people.filter(owner_id__in=checkouts.values("pk")))
+    customer_of = dict(
+        Checkout.objects.filter(pk__in=[p.owner_id for p in by_checkout]).values_list(
+            "pk", "customer_id"
+        )
+        if by_checkout
+        else ()
+    )
+    for person in found + by_checkout:
+        customer_id = customer_of.get(person.owner_id, person.owner_id)
+        person.values = personal.erased(person.values, _profile(erasure, customer_id), customer_id)
+    EventPerson.objects.bulk_update(found + by_checkout, ["values"], batch_size=500)
+
+
+def _profile(erasure: Erasure, customer_id) -> dict:
+    return erasure.profiles.get(customer_id) or {"email": placeholder_email(customer_id)}
+
+
+def _replacements(prefix: str, profile: dict, customer_id) -> list:
+    """For a payload written before personal values were kept apart: each personal path
+    of its kind (in the whole body) and its erased value."""
+    paths = {".".join(path): path for path in personal.PATHS[prefix]}
+    erased = personal.erased(dict.fromkeys(paths), profile, customer_id)
+    return [(("data", *paths[dotted]), value) for dotted, value in erased.items()]
+
+
 def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSON]:
     """Each event that carried the customer: its ID, type, time and the body sent (as
-    stored, written through without parsing it again). A batch's IDs are read first and
+    stored, written through without parsing it again unless its personal values are put
+    back: webhooks.personal.document). A batch's IDs are read first and
     then their payloads: sorting the payloads themselves for each batch made PostgreSQL
     read every later one again."""
     condition = Q(customer_id__in=ids)
@@ -79,34 +109,29 @@ def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSO
         condition |= Q(pk__in=checkout_events.values("pk"))
     events = WebhookEvent.objects.filter(organization_id=organization_id).filter(condition)
     batch_ids = events.order_by("pk").values_list("pk", flat=True)
+    patches: dict = {}  # the events' EventPerson values, by ID
     last = None
     while True:
         batch = list((batch_ids if last is None else batch_ids.filter(pk__gt=last))[:BATCH])
         if not batch:
             return
-        rows = (
+        rows = list(
             WebhookEvent.objects.filter(pk__in=batch)
             .order_by("pk")
             .annotate(payload_text=Cast("payload", TextField()))
-            .values_list("pk", "type", "created_at", "customer_id", "payload_text")
+            .values_list("pk", "type", "created_at", "customer_id", "payload_text", "person_id")
         )
-        for pk, type_, created_at, customer_id, payload_text in rows:
+        wanted = {row[5] for row in rows} - patches.keys() - {None}
+        for pk, values in EventPerson.objects.filter(pk__in=wanted).values_list("pk", "values"):
+            patches[pk] = personal.Patch(values)
+        for pk, type_, created_at, customer_id, payload_text, person_id in rows:
             head = json_text(
                 {"id": pk, "type": type_, "created_at": created_at, "customer_id": customer_id}
             )
+            if person_id is not None:
+                payload_text = json_text(patches[person_id].apply(orjson.loads(payload_text)))
             yield RawJSON(f'{head[:-1]},"payload":{payload_text}}}')
         last = batch[-1]
-
-
-def _checkout_paths(customer_id) -> list:
-    return [
-        (("customer_email",), placeholder_email(customer_id)),
-        (("customer_name",), None),
-        (("customer_billing_name",), None),
-        (("customer_billing_address",), None),
-        (("customer_tax_id",), None),
-        (("customer_metadata",), {}),
-    ]
 
 
 def _buyer_checkout_events(organization_id, ids) -> list | None:

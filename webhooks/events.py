@@ -14,7 +14,14 @@ from core.bulk import RawJSON, insert_rows
 from core.changes import Change
 from core.encoding import json_ready, json_text
 from core.ids import uuid7
-from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks import personal
+from webhooks.models import (
+    EventPerson,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 API_VERSION = "2026-10"
 
@@ -77,12 +84,15 @@ def record_event(
     customer_id=None,
     coalesce_key: str = "",
     endpoints: list[WebhookEndpoint] | None = None,
+    kept: set | None = None,
 ) -> WebhookEvent | None:
     """Write the event and a pending delivery per enabled endpoint that wants it.
 
     `data` may be a callable, so the payload is only built when someone listens; nothing
     is written when no endpoint does. With `coalesce_key`, an event with the same key that
-    no worker has claimed yet is updated in place instead.
+    no worker has claimed yet is updated in place instead. The payload's personal values
+    go to their EventPerson (webhooks.personal), written unless its ID is in `kept` (the
+    IDs a change's earlier events wrote), which it then joins.
     """
     if endpoints is None:
         endpoints = listeners(organization_id)
@@ -90,18 +100,25 @@ def record_event(
     if not endpoints:
         return None
     now = datetime.now(UTC)
-    payload = _payload(type, data() if callable(data) else data, now)
+    data, person = personal.split(type, data() if callable(data) else data, customer_id)
+    payload = _payload(type, data, now)
+    if person is not None and (kept is None or person.id not in kept):
+        keep_people(organization_id, [person])
+        if kept is not None:
+            kept.add(person.id)
+    person_id = person.id if person is not None else None
     if coalesce_key:
         waiting = _unclaimed_event(organization_id, coalesce_key)
         if waiting is not None:
-            waiting.payload = payload
-            waiting.save(update_fields=["payload", "modified_at"])
+            waiting.payload, waiting.person_id = payload, person_id
+            waiting.save(update_fields=["payload", "person", "modified_at"])
             _deliver_to(waiting, [e for e in endpoints if e.pk not in waiting.endpoint_ids], now)
             return waiting
     event = WebhookEvent.objects.create(
         organization_id=organization_id,
         type=type,
         payload=payload,
+        person_id=person_id,
         customer_id=customer_id,
         coalesce_key=coalesce_key,
     )
@@ -126,6 +143,20 @@ def _timestamp(now: datetime) -> str:
 
 
 _ENCODER = DjangoJSONEncoder()
+
+
+def keep_people(organization_id, people: list) -> None:
+    """Write these webhooks.personal.Person rows, each unless it is there already."""
+    if people:
+        EventPerson.objects.bulk_create(
+            [
+                EventPerson(
+                    id=p.id, organization_id=organization_id, owner_id=p.owner_id, values=p.values
+                )
+                for p in people
+            ],
+            ignore_conflicts=True,
+        )
 
 
 def _unclaimed_event(organization_id, coalesce_key: str) -> WebhookEvent | None:
@@ -214,6 +245,7 @@ def _on_change(change: Change) -> None:
     subject = change.subject
     endpoints = listeners(_organization_of(subject))
     data = functools.cache(change.event_data) if change.event_data else None
+    kept: set = set()
     for type in types:
         record_event(
             organization_id=change.organization_id,
@@ -221,16 +253,18 @@ def _on_change(change: Change) -> None:
             data=data,
             customer_id=change.customer_id,
             endpoints=endpoints,
+            kept=kept,
         )
     if state:
-        customer_state_changed(_customer_of(change), endpoints=endpoints)
+        customer_state_changed(_customer_of(change), endpoints=endpoints, kept=kept)
 
 
 def _on_batch(changes: list[Change]) -> None:
-    """Many changes at once (an import): all their events in one INSERT and all their
-    deliveries in another, the customers' states read in one query (and their customers in
-    one more, for subjects that are not customers and have not loaded theirs); with the
-    listeners cached, that many statements however many changes.
+    """Many changes at once (an import): all their events in one INSERT, their personal
+    values in one before it and all their deliveries in another, the customers' states
+    read in one query (and their customers in one more, for subjects that are not
+    customers and have not loaded theirs); with the listeners cached, that many statements
+    however many changes.
 
     Unlike the one-change path, state events are not coalesced with unclaimed ones: each
     carries the state as stored at its change, and an import writes each customer once, so
@@ -273,16 +307,21 @@ def _on_batch(changes: list[Change]) -> None:
             subscriptions.setdefault(subscription.customer_id, []).append(subscription)
 
     events, deliveries = [], []
+    people: dict = {}  # per organization: {person ID: Person}
     timestamp = _timestamp(now)
 
     def add(change, type, data, endpoints, *, customer_id, coalesce_key=""):
         event_id = uuid7()
+        data, person = personal.split(type, data, customer_id)
+        if person is not None:
+            people.setdefault(change.organization_id, {}).setdefault(person.id, person)
         events.append(
             {
                 "id": event_id,
                 "organization_id": change.organization_id,
                 "type": type,
                 "payload": _payload_text(type, data, timestamp),
+                "person_id": person.id if person is not None else None,
                 "customer_id": customer_id,
                 "coalesce_key": coalesce_key,
                 "created_at": now,
@@ -308,6 +347,8 @@ def _on_batch(changes: list[Change]) -> None:
                 customer_id=customer.pk,
                 coalesce_key=f"customer.state_changed:{customer.pk}",
             )
+    for organization_id, kept in people.items():
+        keep_people(organization_id, list(kept.values()))
     insert_rows(WebhookEvent, events)
     insert_rows(WebhookDelivery, deliveries)
 
@@ -321,7 +362,7 @@ def _customer_of(change: Change, *, load: bool = True):
     return subject.customer if load else subject._state.fields_cache.get("customer")
 
 
-def customer_state_changed(customer, *, endpoints=None) -> None:
+def customer_state_changed(customer, *, endpoints=None, kept: set | None = None) -> None:
     from orders.models import Subscription
 
     def data():
@@ -335,6 +376,7 @@ def customer_state_changed(customer, *, endpoints=None) -> None:
         customer_id=customer.pk,
         coalesce_key=f"customer.state_changed:{customer.pk}",
         endpoints=endpoints,
+        kept=kept,
     )
 
 

@@ -3,9 +3,11 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from core.models import BaseModel
 from organizations.models import Organization
+from webhooks import personal
 
 
 class EventType(models.TextChoices):
@@ -56,6 +58,29 @@ class WebhookEndpoint(BaseModel):
         return self.url
 
 
+class EventPerson(models.Model):
+    """The personal values of the events that carried one owner's (a customer's, or a
+    checkout's before it had a customer), once per distinct set: webhooks.personal. The ID
+    is derived from the owner and the values as first written; an erasure replaces the
+    values and keeps the ID."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    # No index of its own: person_owner starts with it.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    owner_id = models.UUIDField()
+    # {path within the payload's data, dotted: value}.
+    values = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "owner_id"], name="person_owner")]
+
+    def __str__(self) -> str:
+        return f"personal values of {self.owner_id}"
+
+
 class WebhookEvent(BaseModel):
     """Something that happened, written in the same transaction as the change itself."""
 
@@ -64,8 +89,13 @@ class WebhookEvent(BaseModel):
         Organization, on_delete=models.CASCADE, related_name="webhook_events", db_index=False
     )
     type = models.CharField(max_length=40, choices=EventType.choices)
-    # The whole body sent: {"type", "timestamp", "api_version", "data"}.
+    # The body sent, {"type", "timestamp", "api_version", "data"}, with the personal
+    # values in `data` as null: they are the person's (`document()` puts them back).
     payload = models.JSONField()
+    person = models.ForeignKey(
+        EventPerson, null=True, blank=True, on_delete=models.RESTRICT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     customer_id = models.UUIDField(null=True, blank=True)
     # A new event with the same key replaces this one's payload while no worker has claimed
     # any of its deliveries, so a burst of changes sends one customer.state_changed. Once
@@ -81,6 +111,13 @@ class WebhookEvent(BaseModel):
                 fields=["coalesce_key"], condition=~Q(coalesce_key=""), name="event_coalesce"
             ),
         ]
+
+    def document(self) -> dict:
+        """The whole body as it is sent: the payload with the person's values in it (a
+        query for the person unless it was selected with the event)."""
+        if self.person_id is None:
+            return self.payload
+        return personal.document(self.payload, self.person.values)
 
 
 class WebhookDelivery(BaseModel):

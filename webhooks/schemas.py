@@ -110,7 +110,7 @@ def endpoint_out(endpoint: WebhookEndpoint) -> dict:
 
 
 def delivery_out(attempt: WebhookAttempt) -> dict:
-    """One attempt. Expects `delivery__event` joined and `last_http_code` annotated (the
+    """One attempt. Expects `delivery__event__person` joined and `last_http_code` annotated (the
     status code of the delivery's newest attempt)."""
     delivery, event = attempt.delivery, attempt.delivery.event
     return {
@@ -129,7 +129,7 @@ def delivery_out(attempt: WebhookAttempt) -> dict:
             "skipped": False,
             "api_version": event.payload.get("api_version", API_VERSION),
             # The body exactly as it is sent (compact JSON).
-            "payload": json.dumps(event.payload, separators=(",", ":")),
+            "payload": json.dumps(event.document(), separators=(",", ":")),
             "type": event.type,
             "is_archived": False,
         },

@@ -128,7 +128,7 @@ def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
             return []
         WebhookDelivery.objects.filter(pk__in=ids).update(locked_until=now + _lease())
         return list(
-            WebhookDelivery.objects.select_related("endpoint", "event")
+            WebhookDelivery.objects.select_related("endpoint", "event__person")
             .filter(pk__in=ids)
             .order_by("next_attempt_at", "pk")
         )
@@ -159,7 +159,7 @@ def _lease() -> timedelta:
 
 def _send(delivery: WebhookDelivery, client, now: datetime) -> Sent:
     endpoint, event = delivery.endpoint, delivery.event
-    body = _json(event.payload)
+    body = _json(event.document())
     started = time.monotonic()
     try:
         # Checked again at send time: a name can come to point at a private address later.

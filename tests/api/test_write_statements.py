@@ -114,21 +114,21 @@ def test_patch_with_a_listening_endpoint_queries_it_once_then_not_again(
         == 200
     )
     # ... and the next one finds them in the cache.
-    with django_assert_num_queries(11) as queries:
+    with django_assert_num_queries(12) as queries:
         response = api.patch(
             "/v1/customers/external/usr_1", {"name": "B"}, content_type="application/json"
         )
     assert response.status_code == 200
     assert not any("webhooks_webhookendpoint" in q["sql"] for q in queries)
-    # token, savepoint, locked read, update, timeline entry; customer.updated: its event
-    # and its delivery;
+    # token, savepoint, locked read, update, timeline entry; customer.updated: the
+    # customer's values kept apart (webhooks.personal), its event and its delivery;
     # customer.state_changed: the active subscriptions for its payload, the waiting event
     # of that key with its deliveries, locked (still unclaimed: the first PATCH's), and
-    # its payload rewritten in place; release
+    # its payload rewritten in place (the values are the ones just kept); release
     assert _statements(queries)[:4] == ["SELECT", "SAVEPOINT", "SELECT", "UPDATE"]
     assert _statements(queries)[-1] == "RELEASE"
     updated = WebhookEvent.objects.filter(type="customer.updated").order_by("created_at")
-    assert [e.payload["data"]["name"] for e in updated] == ["A", "B"]
+    assert [e.document()["data"]["name"] for e in updated] == ["A", "B"]
 
 
 def test_each_endpoint_change_is_seen_at_the_next_write(api, organization, customer):
@@ -139,7 +139,7 @@ def test_each_endpoint_change_is_seen_at_the_next_write(api, organization, custo
         assert response.status_code == 200
         return list(
             WebhookEvent.objects.filter(
-                type="customer.updated", payload__data__name=name
+                type="customer.updated", person__values__name=name
             ).values_list("deliveries__endpoint__url", flat=True)
         )
 

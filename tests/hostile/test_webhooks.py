@@ -40,7 +40,7 @@ def send_until_idle(now=None):
 def assert_each_request_carries_its_stored_event(receiver):
     for request in receiver.requests:
         event = WebhookEvent.objects.get(pk=request["headers"]["webhook-id"])
-        assert json.loads(request["body"]) == event.payload
+        assert json.loads(request["body"]) == event.document()
 
 
 # --- A claim whose statement began before a coalescing write committed -------------------

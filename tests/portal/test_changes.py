@@ -40,8 +40,8 @@ def test_a_profile_update_names_the_customer_and_the_portal(shop, ada_portal, en
     assert entry.changes["billing_address_city"] == ["", "London"]
     event = WebhookEvent.objects.get(type="customer.updated")
     assert event.customer_id == ada.pk
-    assert event.payload["data"]["name"] == "Ada Lovelace"
-    assert event.payload["data"]["billing_address"]["city"] == "London"
+    assert event.document()["data"]["name"] == "Ada Lovelace"
+    assert event.document()["data"]["billing_address"]["city"] == "London"
 
 
 def test_an_update_that_changes_nothing_records_nothing(shop, ada_portal, endpoint):

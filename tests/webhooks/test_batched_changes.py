@@ -69,8 +69,8 @@ def written() -> dict:
             for e in Entry.objects.order_by("pk")
         ],
         "events": [
-            (e.customer_id, e.type, e.coalesce_key, e.payload["type"], e.payload["data"])
-            for e in WebhookEvent.objects.order_by("pk")
+            (e.customer_id, e.type, e.coalesce_key, e.payload["type"], e.document()["data"])
+            for e in WebhookEvent.objects.select_related("person").order_by("pk")
         ],
         "deliveries": [
             (d.event.customer_id, d.event.type, d.endpoint_id, d.status)
@@ -90,20 +90,21 @@ def one_by_one(changes: list[Change]) -> dict:
 
 
 @pytest.mark.parametrize("count", [4, 50])
-def test_a_batch_writes_what_recording_one_by_one_would_in_five_statements(
+def test_a_batch_writes_what_recording_one_by_one_would_in_six_statements(
     organization, endpoints, count, django_assert_num_queries
 ):
     changes = customer_changes(organization, count)
     expected = one_by_one(changes)
     assert not WebhookEvent.objects.exists()
 
-    with transaction.atomic(), django_assert_num_queries(5):
+    with transaction.atomic(), django_assert_num_queries(6):
         # 1. INSERT the timeline entries (activity.services.entry_record)
         # 2. SELECT the organization's endpoints (webhooks.events.listeners: the test's
         #    organization was not read from the database, so it is not cached)
         # 3. SELECT the customers' active subscriptions, for their state payloads
-        # 4. INSERT the events
-        # 5. INSERT the deliveries
+        # 4. INSERT the events' personal values, one row per customer (webhooks.personal)
+        # 5. INSERT the events
+        # 6. INSERT the deliveries
         record_many(changes)
 
     assert written() == expected
@@ -131,6 +132,12 @@ def test_a_batch_payload_has_the_single_paths_shape(organization, endpoints):
     assert [e.payload.keys() for e in batched] == [e.payload.keys() for e in single]
     assert [e.payload["api_version"] for e in batched] == [e.payload["api_version"] for e in single]
     assert [e.payload["data"] for e in batched] == [e.payload["data"] for e in single]
+    # Stored apart: the payload holds none of the customer's values, the document all.
+    assert {e.payload["data"]["email"] for e in batched} == {None}
+    assert {e.document()["data"]["email"] for e in batched} == {changes[0].subject.email}
+    assert [e.document()["data"] for e in batched] == [e.document()["data"] for e in single]
+    # The created event and the state share the customer's values: one row for both.
+    assert len({e.person_id for e in batched}) == 1
 
 
 def test_a_batch_nobody_listens_to_writes_no_event(
@@ -192,9 +199,9 @@ def test_a_batch_of_subscription_changes_loads_their_customers_in_one_query(
 
     expected = one_by_one(renewals())
     changes = renewals()
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         # the entries; the endpoints (not cached); the customers; their subscriptions;
-        # the events; the deliveries
+        # the states' personal values; the events; the deliveries
         record_many(changes)
     assert written() == expected
     assert [e[1] for e in expected["events"][:2]] == [

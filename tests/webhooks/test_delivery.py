@@ -153,7 +153,7 @@ def test_an_endpoint_that_fails_for_three_days_is_disabled_with_the_reason(
     )
     # Disabled automatically, it still records what happens: nothing is lost.
     customer_services.customer_create(organization=organization, email="b@x.io")
-    assert WebhookEvent.objects.filter(payload__data__email="b@x.io").exists()
+    assert any(e.document()["data"]["email"] == "b@x.io" for e in WebhookEvent.objects.all())
 
 
 def test_a_delivery_that_never_succeeds_fails_after_about_a_day(organization, endpoint, receiver):
