@@ -17,6 +17,7 @@ address were in it all the same).
 """
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from uuid import UUID
 
@@ -101,9 +102,10 @@ def _replacements(prefix: str, profile: dict, customer_id) -> list:
 def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSON]:
     """Each event that carried the customer: its ID, type, time and the body sent (as
     stored, written through without parsing it again unless its personal values are put
-    back: webhooks.personal.document). A batch's IDs are read first and
-    then their payloads: sorting the payloads themselves for each batch made PostgreSQL
-    read every later one again."""
+    back: webhooks.personal). A batch's IDs are read first and then their payloads:
+    sorting the payloads themselves for each batch made PostgreSQL read every later one
+    again. A batch is encoded in a thread while the next one is read, so PostgreSQL's
+    turning payloads into text and Python's putting the values back overlap."""
     condition = Q(customer_id__in=ids)
     for _, checkout_events in _buyer_checkout_events(organization_id, ids) or ():
         condition |= Q(pk__in=checkout_events.values("pk"))
@@ -111,27 +113,43 @@ def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSO
     batch_ids = events.order_by("pk").values_list("pk", flat=True)
     patches: dict = {}  # the events' EventPerson values, by ID
     last = None
-    while True:
-        batch = list((batch_ids if last is None else batch_ids.filter(pk__gt=last))[:BATCH])
-        if not batch:
-            return
-        rows = list(
-            WebhookEvent.objects.filter(pk__in=batch)
-            .order_by("pk")
-            .annotate(payload_text=Cast("payload", TextField()))
-            .values_list("pk", "type", "created_at", "customer_id", "payload_text", "person_id")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as pool:
+        encoding = None
+        while True:
+            batch = list((batch_ids if last is None else batch_ids.filter(pk__gt=last))[:BATCH])
+            if batch:
+                rows = list(
+                    WebhookEvent.objects.filter(pk__in=batch)
+                    .order_by("pk")
+                    .annotate(payload_text=Cast("payload", TextField()))
+                    .values_list(
+                        "pk", "type", "created_at", "customer_id", "payload_text", "person_id"
+                    )
+                )
+                wanted = {row[5] for row in rows} - patches.keys() - {None}
+                people = EventPerson.objects.filter(pk__in=wanted).values_list("pk", "values")
+                for pk, values in people:
+                    patches[pk] = personal.Patch(values)
+                used = {row[5]: patches[row[5]] for row in rows if row[5] is not None}
+                following = pool.submit(_encoded_events, rows, used)
+            if encoding is not None:
+                yield from encoding.result()
+            if not batch:
+                return
+            encoding, last = following, batch[-1]
+
+
+def _encoded_events(rows: list, patches: dict) -> list[RawJSON]:
+    """The export's items of these events (rows of the section's query)."""
+    items = []
+    for pk, type_, created_at, customer_id, payload_text, person_id in rows:
+        head = json_text(
+            {"id": pk, "type": type_, "created_at": created_at, "customer_id": customer_id}
         )
-        wanted = {row[5] for row in rows} - patches.keys() - {None}
-        for pk, values in EventPerson.objects.filter(pk__in=wanted).values_list("pk", "values"):
-            patches[pk] = personal.Patch(values)
-        for pk, type_, created_at, customer_id, payload_text, person_id in rows:
-            head = json_text(
-                {"id": pk, "type": type_, "created_at": created_at, "customer_id": customer_id}
-            )
-            if person_id is not None:
-                payload_text = json_text(patches[person_id].apply(orjson.loads(payload_text)))
-            yield RawJSON(f'{head[:-1]},"payload":{payload_text}}}')
-        last = batch[-1]
+        if person_id is not None:
+            payload_text = json_text(patches[person_id].apply(orjson.loads(payload_text)))
+        items.append(RawJSON(f'{head[:-1]},"payload":{payload_text}}}'))
+    return items
 
 
 def _buyer_checkout_events(organization_id, ids) -> list | None:
