@@ -20,7 +20,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
 from activity import services
-from activity.models import NOTE_MAX_LENGTH, Entry, Note
+from activity.models import NOTE_MAX_LENGTH, Entry, Note, actor_name_of
 from activity.services import TIMELINE_TYPES
 from core.api import ERRORS, Timestamp, found_or_404, json_response, uuid_or_404, validation_error
 from core.paging import InvalidCursor, keyset_page
@@ -112,7 +112,7 @@ def get_timeline_external(request: HttpRequest, external_id: str, filters: Query
 
     **Scopes**: `customers:read` `customers:write`
     """
-    return _timeline(_customer_by_external_id(request, external_id).pk, filters)
+    return _timeline(_customer_by_external_id(request, external_id), filters)
 
 
 @router.get(
@@ -131,11 +131,11 @@ def get_timeline(request: HttpRequest, id: str, filters: Query[TimelineQuery]):
 
     **Scopes**: `customers:read` `customers:write`
     """
-    return _timeline(_customer_by_id(request, id).pk, filters)
+    return _timeline(_customer_by_id(request, id), filters)
 
 
-def _timeline(customer_id, filters: TimelineQuery):
-    entries = Entry.objects.filter(customer_id=customer_id)
+def _timeline(customer: Customer, filters: TimelineQuery):
+    entries = Entry.objects.filter(customer_id=customer.pk)
     if filters.type:
         entries = entries.filter(type__in=[str(t) for t in filters.type])
     if filters.start:
@@ -152,10 +152,10 @@ def _timeline(customer_id, filters: TimelineQuery):
         )
     except InvalidCursor as error:
         raise validation_error(["query", "cursor"], str(error), filters.cursor) from None
-    notes = _notes_of(customer_id, page.rows)
+    notes = _notes_of(customer.pk, page.rows)
     return json_response(
         {
-            "items": [timeline_entry_out(entry, notes) for entry in page.rows],
+            "items": [timeline_entry_out(entry, notes, customer) for entry in page.rows],
             "pagination": {"next_cursor": page.next_cursor},
         }
     )
@@ -165,13 +165,15 @@ ENTRY_FIELDS = ("id", "type", "created_at", "actor_type", "actor_id", "actor_nam
 ENTRY_FIELDS += ("subject_id", "changes")
 
 
-def timeline_entry_out(entry: Entry, notes: dict) -> dict:
-    """An entry as TimelineEntryOut, its fields in the schema's order."""
+def timeline_entry_out(entry: Entry, notes: dict, customer: Customer) -> dict:
+    """An entry of `customer` as TimelineEntryOut, its fields in the schema's order (the
+    actor's name is the customer's for an actor who is the customer: actor_name_of)."""
+    actor_name = actor_name_of(entry, customer)
     return {
         "id": entry.id,
         "type": entry.type,
         "created_at": entry.created_at,
-        "actor": {"type": entry.actor_type, "id": entry.actor_id, "name": entry.actor_name},
+        "actor": {"type": entry.actor_type, "id": entry.actor_id, "name": actor_name},
         "source": entry.source,
         "changes": entry.changes,
         "note": notes.get(entry.subject_id) if entry.type in NOTE_TYPES else None,
@@ -319,14 +321,19 @@ def delete_note(request: HttpRequest, id: str, note_id: str):
 # --- Helpers ----------------------------------------------------------------------------
 
 
+# What the routes read of the customer: its IDs, and what names it as an actor of its own
+# entries (activity.models.actor_name_of).
+CUSTOMER_FIELDS = ("id", "organization_id", "name", "email", "erased_at")
+
+
 def _customer_by_id(request: HttpRequest, raw_id: str) -> Customer:
     customers = Customer.objects.for_org(request.organization).filter(pk=uuid_or_404(raw_id))
-    return found_or_404(customers.only("id", "organization_id").first())
+    return found_or_404(customers.only(*CUSTOMER_FIELDS).first())
 
 
 def _customer_by_external_id(request: HttpRequest, external_id: str) -> Customer:
     customers = Customer.objects.for_org(request.organization).filter(external_id=external_id)
-    return found_or_404(customers.only("id", "organization_id").first())
+    return found_or_404(customers.only(*CUSTOMER_FIELDS).first())
 
 
 def _note(customer: Customer, raw_id: str) -> Note:

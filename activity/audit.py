@@ -27,7 +27,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from activity.api import ENTRY_TYPES
-from activity.models import Entry
+from activity.models import Entry, actor_name_of
 from activity.services import ORGANIZATION_TYPES
 from core.changes import ActorType
 from core.paging import InvalidCursor, keyset_page
@@ -63,7 +63,10 @@ CSV_COLUMNS = [
 ]
 ENTRY_COLUMNS = ("id", "created_at", "type", "customer_id", "actor_type", "actor_id")
 ENTRY_COLUMNS += ("actor_name", "source", "request_id", "subject_id", "changes")
+# Read with the entries (their join): the customer's columns shown, and its name, email
+# and erased_at, whose name is shown for an actor who is the customer (actor_name_of).
 CUSTOMER_COLUMNS = ("customer__email", "customer__external_id", "customer__deleted_at")
+CUSTOMER_COLUMNS += ("customer__name", "customer__erased_at")
 
 
 class AuditLogFilterForm(forms.Form):
@@ -251,6 +254,7 @@ def _row(entry: Entry, organization) -> dict:
         "customer_url": None
         if customer is None or customer.deleted_at
         else reverse("customers:detail", args=[organization.slug, customer.pk]),
+        "actor_name": actor_name_of(entry, customer) or entry.actor_type,
         "actor_value": f"{entry.actor_type}:{entry.actor_id}"
         if entry.actor_id
         else entry.actor_type,
@@ -297,7 +301,7 @@ def _csv_row(entry: Entry) -> list[str]:
         (entry.customer.external_id if entry.customer else None) or "",
         entry.actor_type,
         entry.actor_id,
-        entry.actor_name,
+        actor_name_of(entry, entry.customer),
         entry.source,
         entry.request_id,
         str(entry.subject_id or ""),

@@ -10,8 +10,9 @@ from typing import Any
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from activity.models import Entry, Note
+from activity.models import Entry, Note, actor_name_of
 from core.changes import ActorType
+from customers.models import Customer
 
 TITLES = {
     "customer.created": "Customer created",
@@ -92,11 +93,15 @@ class Day:
     rows: list[Row] = field(default_factory=list)
 
 
-def rows_of(entries: list[Entry], notes: dict[Any, Note], now: datetime) -> list[Row]:
-    return [_row(entry, notes, now) for entry in entries]
+def rows_of(
+    entries: list[Entry], notes: dict[Any, Note], now: datetime, customer: Customer
+) -> list[Row]:
+    """The rows of `customer`'s entries (its name is the actor's for an actor who is the
+    customer: activity.models.actor_name_of)."""
+    return [_row(entry, notes, now, customer) for entry in entries]
 
 
-def _row(entry: Entry, notes: dict[Any, Note], now: datetime) -> Row:
+def _row(entry: Entry, notes: dict[Any, Note], now: datetime, customer: Customer) -> Row:
     note_entry = entry.type.startswith("note.")
     changes = [
         _field_change(name, values)
@@ -113,7 +118,7 @@ def _row(entry: Entry, notes: dict[Any, Note], now: datetime) -> Row:
     if entry.type == "note.added" and note is not None:
         changes = []  # the note itself is shown, as it reads now
     kind = ACTOR_KINDS.get(entry.actor_type, entry.actor_type)
-    name = entry.actor_name or kind
+    name = actor_name_of(entry, customer) or kind
     return Row(
         entry=entry,
         title=title,

@@ -1,8 +1,9 @@
 """The timeline's part in erasing a customer (core.erasure): notes deleted, the personal
-values in the entries' diffs replaced by core.erasure.ERASED, a buyer's or customer's name
-as an entry's actor too; and its part in the export (the notes and the entries). Also the
-entries of the erasure and the export themselves (`privacy_entry_record`), which the
-organization's audit log lists with who and when.
+values in the entries' diffs replaced by core.erasure.ERASED, and so is the actor's name
+an older entry kept for a buyer or customer (newer ones store none, the timeline shows the
+customer's: activity.models.PERSONAL_ACTORS); and its part in the export (the notes and
+the entries). Also the entries of the erasure and the export themselves
+(`privacy_entry_record`), which the organization's audit log lists with who and when.
 
 Each scrub is one statement whatever the number of entries: the diffs are rewritten in SQL
 (PostgreSQL's jsonb functions, SQLite's json1), and only the entries that hold a personal
@@ -15,10 +16,10 @@ from uuid import UUID
 from django.db import models
 from django.db.models import Case, F, Func, Q, Value, When
 
-from activity.models import Entry, Note
+from activity.models import PERSONAL_ACTORS, Entry, Note
 from activity.services import _entries_of
 from core.bulk import insert_rows
-from core.changes import ActorType, Change
+from core.changes import Change
 from core.erasure import ERASED, Erasure, iter_batches
 from customers.models import ADDRESS_PARTS
 
@@ -41,18 +42,16 @@ PERSONAL_KEYS = (
     "customer_cancellation_comment",
 )
 PERSONAL_PREFIXES = ("metadata.", "customer_metadata.")
-# Whose name an entry keeps as its actor is theirs: the buyer at checkout (their email),
-# the customer in the portal.
-PERSONAL_ACTORS = (ActorType.BUYER, ActorType.CUSTOMER)
 PRIVACY_TYPES = frozenset({"customer.erased", "customer.exported"})
 
 
 def scrub(erasure: Erasure) -> None:
     ids = erasure.customer_ids
     Note.objects.filter(customer_id__in=ids).delete()
-    # One pass over the entries: a diff with personal values, an actor who is the person.
+    # One pass over the entries: a diff with personal values, or a name kept for an actor
+    # who is the person (only by entries written before such actors were stored without).
     personal = _MayHoldPersonalValues("changes")
-    actor = Q(actor_type__in=PERSONAL_ACTORS) & ~Q(actor_name=ERASED)
+    actor = Q(actor_type__in=PERSONAL_ACTORS) & ~Q(actor_name__in=("", ERASED))
     Entry.objects.filter(customer_id__in=ids).annotate(personal=personal).filter(
         Q(personal=True) | actor
     ).update(

@@ -6,11 +6,19 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from activity.querysets import EntryQuerySet, NoteQuerySet
+from core.changes import ActorType
+from core.erasure import ERASED
 from core.ids import uuid7
 from customers.models import Customer
 from organizations.models import Organization
 
 NOTE_MAX_LENGTH = 5_000
+# Actors who are the entry's own customer: the buyer at checkout (its ID the checkout's),
+# the customer in the portal (the customer's ID). Their entries store no name: readers show
+# the customer's as it is when read (`actor_name_of`), so erasing a customer rewrites none
+# of them. Entries written before that kept a name (the buyer's email, the customer's
+# name): those are shown, and erased, as stored.
+PERSONAL_ACTORS = (ActorType.BUYER, ActorType.CUSTOMER)
 
 
 class Entry(models.Model):
@@ -59,6 +67,16 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} by {self.actor_name or self.actor_type}"
+
+
+def actor_name_of(entry: Entry, customer: Customer | None) -> str:
+    """The name an entry's actor is shown by: the one it stores, else, for an actor who is
+    the customer (PERSONAL_ACTORS), `customer`'s (the entry's) name or email as it is now,
+    ERASED once the customer is erased; "" for none (the reader shows the actor's kind).
+    `customer` is passed in, read with the page (its name, email and erased_at)."""
+    if entry.actor_name or entry.actor_type not in PERSONAL_ACTORS or customer is None:
+        return entry.actor_name
+    return ERASED if customer.erased_at else customer.display_name
 
 
 class Note(models.Model):

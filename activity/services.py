@@ -4,9 +4,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from activity.models import NOTE_MAX_LENGTH, Entry, Note
+from activity.models import NOTE_MAX_LENGTH, PERSONAL_ACTORS, Entry, Note
 from core.bulk import insert_rows
-from core.changes import ActorType, Change, acting_now, record
+from core.changes import Change, acting_now, record
 from customers.models import ADDRESS_PARTS, Customer
 from organizations.models import Membership
 
@@ -101,8 +101,9 @@ SCRUBBED = "[anonymized]"
 
 
 def _scrub_personal_values(customer_id) -> None:
-    """Replace the personal values in a customer's entries (and a buyer's email as the
-    actor's name) with SCRUBBED, a batch at a time; the customer's notes are deleted (what
+    """Replace the personal values in a customer's entries (and the name an older entry
+    kept for an actor who is the customer, activity.models.PERSONAL_ACTORS; newer ones
+    keep none) with SCRUBBED, a batch at a time; the customer's notes are deleted (what
     members wrote about a person is personal too)."""
     Note.objects.filter(customer_id=customer_id).delete()
     batch: list[Entry] = []
@@ -113,10 +114,10 @@ def _scrub_personal_values(customer_id) -> None:
             else values
             for field, values in entry.changes.items()
         }
-        buyer = entry.actor_type == ActorType.BUYER
-        if changes != entry.changes or (buyer and entry.actor_name):
+        named = entry.actor_type in PERSONAL_ACTORS and entry.actor_name not in ("", SCRUBBED)
+        if changes != entry.changes or named:
             entry.changes = changes
-            entry.actor_name = SCRUBBED if buyer else entry.actor_name
+            entry.actor_name = SCRUBBED if named else entry.actor_name
             batch.append(entry)
         if len(batch) >= 500:
             Entry.objects.bulk_update(batch, ["changes", "actor_name"])

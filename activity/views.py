@@ -72,7 +72,7 @@ def _context(request, membership, customer, *, kind: str = "all", cursor: str | 
     # Load more appends to the day shown last; a page of its own shows its first day.
     if cursor and request.htmx:
         continues = timezone.localdate(decode_cursor(cursor, field="created_at")[0])
-    rows = display.rows_of(page.rows, {note.pk: note for note in notes}, now)
+    rows = display.rows_of(page.rows, {note.pk: note for note in notes}, now, customer)
     return {
         "membership": membership,
         "organization": membership.organization,

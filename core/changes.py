@@ -94,7 +94,7 @@ def acting_now() -> Acting:
 def acting(*, actor: Actor | None = None, **changes: Any) -> Iterator[Acting]:
     """Within the block, act as `actor`, from `source`, in `request_id`, with or without
     `webhooks` (the others keep their value):
-    `with acting(actor=Actor("buyer", name=email), source="checkout"): ...`.
+    `with acting(actor=Actor("buyer", id=str(checkout.pk)), source="checkout"): ...`.
     """
     if actor is not None:
         changes["explicit_actor"] = actor

@@ -94,8 +94,6 @@ def receipt_url(*, organization, order_id) -> str:
 
 def acting_as_customer(customer: Customer):
     """Act as the customer, from the portal, for the block's changes (the API and the
-    hosted pages alike), so the timeline and the webhooks name them."""
-    return acting(
-        actor=Actor(ActorType.CUSTOMER, str(customer.pk), customer.name or customer.email),
-        source=Source.PORTAL,
-    )
+    hosted pages alike), so the timeline and the webhooks name them: by their ID, with no
+    name (the timeline shows the customer's as it is when read: activity.models)."""
+    return acting(actor=Actor(ActorType.CUSTOMER, str(customer.pk)), source=Source.PORTAL)

@@ -4,7 +4,7 @@ change's own transaction."""
 
 import pytest
 
-from activity.models import Entry
+from activity.models import Entry, actor_name_of
 from webhooks.models import EventType, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +33,11 @@ def test_a_profile_update_names_the_customer_and_the_portal(shop, ada_portal, en
     assert (entry.actor_type, entry.actor_id, entry.actor_name, entry.source) == (
         "customer",
         str(ada.pk),
-        "Ada",  # the name when they acted
+        "",  # no name stored: the timeline shows the customer's as it is now
         "portal",
     )
+    ada.refresh_from_db()
+    assert actor_name_of(entry, ada) == "Ada Lovelace"
     assert entry.changes["name"] == ["Ada", "Ada Lovelace"]
     assert entry.changes["billing_address_city"] == ["", "London"]
     event = WebhookEvent.objects.get(type="customer.updated")

@@ -185,7 +185,7 @@ class Command(BaseCommand):
             # Each order, created and paid by its buyer at checkout.
             f"""INSERT INTO activity_entry ({columns})
             SELECT gen_random_uuid(), o.organization_id, o.customer_id, o.created_at, t.type,
-                'buyer', '', 'buyer', 'checkout', md5(o.id::text), o.id,
+                'buyer', '', '', 'checkout', md5(o.id::text), o.id,
                 CASE WHEN t.type = 'order.created'
                      THEN jsonb_build_object('status', jsonb_build_array(NULL, 'paid'))
                      ELSE '{{}}'::jsonb END
@@ -194,7 +194,7 @@ class Command(BaseCommand):
             # Each subscription's start.
             f"""INSERT INTO activity_entry ({columns})
             SELECT gen_random_uuid(), s.organization_id, s.customer_id, s.created_at,
-                'subscription.created', 'buyer', '', 'buyer', 'checkout', md5(s.id::text), s.id,
+                'subscription.created', 'buyer', '', '', 'checkout', md5(s.id::text), s.id,
                 jsonb_build_object('status', jsonb_build_array(NULL, 'active'))
             FROM orders_subscription s WHERE s.organization_id = %(org)s""",
             # user0's long history: metadata changes by a member, one an hour.
