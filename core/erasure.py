@@ -202,7 +202,7 @@ def _literal(key: str) -> str:
 def iter_batches(queryset, *, size: int = 2000) -> Iterator:
     """The rows of `queryset` a batch at a time, by primary key (no cursor kept open
     between batches, memory bounded by one batch); a `.values()` queryset must include
-    "id"."""
+    "id", a `.values_list()` one have it first."""
     last = None
     while True:
         page = queryset.order_by("pk")
@@ -212,4 +212,5 @@ def iter_batches(queryset, *, size: int = 2000) -> Iterator:
         yield from rows
         if len(rows) < size:
             return
-        last = rows[-1]["id"] if isinstance(rows[-1], dict) else rows[-1].pk
+        row = rows[-1]
+        last = row["id"] if isinstance(row, dict) else row[0] if isinstance(row, tuple) else row.pk

@@ -34,6 +34,7 @@ from webhooks.models import EventPerson, WebhookAttempt, WebhookEvent
 # An event is written in its change's transaction: within this of its checkout's times.
 CHECKOUT_EVENT_MARGIN = timedelta(minutes=5)
 BATCH = 2000
+ID_CHUNK = 25 * BATCH
 
 
 def scrub(erasure: Erasure) -> None:
@@ -104,19 +105,19 @@ def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSO
     stored, written through without parsing it again unless its personal values are put
     back: webhooks.personal). A batch's IDs are read first and then their payloads:
     sorting the payloads themselves for each batch made PostgreSQL read every later one
-    again. A batch is encoded in a thread while the next one is read, so PostgreSQL's
-    turning payloads into text and Python's putting the values back overlap."""
+    again (the IDs are read 50,000 at a time, so they are sorted once per chunk). A batch
+    is encoded in a thread while the next one is read, so PostgreSQL's turning payloads
+    into text and Python's putting the values back overlap."""
     condition = Q(customer_id__in=ids)
     for _, checkout_events in _buyer_checkout_events(organization_id, ids) or ():
         condition |= Q(pk__in=checkout_events.values("pk"))
     events = WebhookEvent.objects.filter(organization_id=organization_id).filter(condition)
-    batch_ids = events.order_by("pk").values_list("pk", flat=True)
     patches: dict = {}  # the events' EventPerson values, by ID
-    last = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as pool:
         encoding = None
+        batches = _id_batches(events)
         while True:
-            batch = list((batch_ids if last is None else batch_ids.filter(pk__gt=last))[:BATCH])
+            batch = next(batches, None)
             if batch:
                 rows = list(
                     WebhookEvent.objects.filter(pk__in=batch)
@@ -136,7 +137,21 @@ def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSO
                 yield from encoding.result()
             if not batch:
                 return
-            encoding, last = following, batch[-1]
+            encoding = following
+
+
+def _id_batches(events) -> Iterator[list]:
+    """The events' IDs in order, BATCH at a time, read ID_CHUNK at a time (one sort of
+    the customer's events per chunk, not per batch)."""
+    ids = events.order_by("pk").values_list("pk", flat=True)
+    last = None
+    while True:
+        chunk = list((ids if last is None else ids.filter(pk__gt=last))[:ID_CHUNK])
+        for start in range(0, len(chunk), BATCH):
+            yield chunk[start : start + BATCH]
+        if len(chunk) < ID_CHUNK:
+            return
+        last = chunk[-1]
 
 
 def _encoded_events(rows: list, patches: dict) -> list[RawJSON]:
