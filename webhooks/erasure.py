@@ -75,13 +75,8 @@ def _scrub_people(erasure: Erasure) -> None:
     found = list(people.filter(owner_id__in=ids))
     checkouts = Checkout.objects.filter(organization_id=organization_id, customer_id__in=ids)
     by_checkout = list(people.filter(owner_id__in=checkouts.values("pk")))
-    customer_of = dict(
-        Checkout.objects.filter(pk__in=[p.owner_id for p in by_checkout]).values_list(
-            "pk", "customer_id"
-        )
-        if by_checkout
-        else ()
-    )
+    owners = [p.owner_id for p in by_checkout]  # none: no query
+    customer_of = dict(Checkout.objects.filter(pk__in=owners).values_list("pk", "customer_id"))
     for person in found + by_checkout:
         customer_id = customer_of.get(person.owner_id, person.owner_id)
         person.values = personal.erased(person.values, _profile(erasure, customer_id), customer_id)

@@ -17,10 +17,10 @@ writers import it.
 """
 
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from core.encoding import json_ready, json_text
+from core.erasure import placeholder_email
 
 # The customer's fields in its API shape that are personal (external_id is the merchant's
 # ID and stays, as on the erased profile's `__external_id`).
@@ -30,7 +30,8 @@ PROFILE_KEYS += ("tax_id", "locale", "metadata")
 CHECKOUT_KEYS = ("customer_email", "customer_name", "customer_billing_name")
 CHECKOUT_KEYS += ("customer_billing_address", "customer_tax_id", "customer_metadata")
 
-# Per kind of event (its type's prefix), the paths in its `data` that hold personal values.
+# Per kind of event (its type's prefix), the paths in its `data` that hold personal values:
+# a key of `data`, or of one object within it (split and Patch go no deeper).
 PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "customer.": tuple((key,) for key in PROFILE_KEYS),
     "order.": (
@@ -69,13 +70,12 @@ class Person:
     to its value; `id` is derived from the owner and the values, so the events that carry
     the same ones share a row."""
 
-    __slots__ = ("id", "owner_id", "text", "values")
+    __slots__ = ("id", "owner_id", "values")
 
     def __init__(self, owner_id: uuid.UUID, values: dict[str, Any]):
         self.owner_id = owner_id
         self.values = json_ready(values)
-        self.text = json_text(self.values)
-        self.id = uuid.uuid5(owner_id, self.text)
+        self.id = uuid.uuid5(owner_id, json_text(self.values))
 
 
 def split(type: str, data, customer_id) -> tuple[Any, Person | None]:
@@ -87,23 +87,19 @@ def split(type: str, data, customer_id) -> tuple[Any, Person | None]:
     if owner is None or not isinstance(data, dict):
         return data, None
     stored = dict(data)
-    copied: set[tuple[str, ...]] = {()}
     values: dict[str, Any] = {}
-    for path in paths:
-        parent = stored
-        for depth, key in enumerate(path[:-1], start=1):
-            child = parent.get(key)
-            if not isinstance(child, dict):
-                parent = None
-                break
-            if path[:depth] not in copied:
-                child = parent[key] = dict(child)
-                copied.add(path[:depth])
-            parent = child
-        if parent is None or path[-1] not in parent:
-            continue
-        values[".".join(path)] = parent[path[-1]]
-        parent[path[-1]] = None
+    for *parents, key in paths:
+        node = stored
+        if parents:  # a key of an object within `data` (`customer`), copied once
+            (name,) = parents
+            node = stored.get(name)
+            if not isinstance(node, dict):
+                continue
+            if node is data.get(name):
+                node = stored[name] = dict(node)
+        if key in node:
+            values[".".join((*parents, key))] = node[key]
+            node[key] = None
     if not values:
         return data, None
     return stored, Person(owner, values)
@@ -152,8 +148,6 @@ def erased(values: dict[str, Any], profile: dict, customer_id) -> dict[str, Any]
     for each of the customer's fields (their API shape, core.erasure's placeholder email;
     an order's billing name and address take the profile's too), a checkout's buyer
     details emptied, anything else personal (a cancellation comment) null."""
-    from core.erasure import placeholder_email
-
     checkout = {
         "customer_email": placeholder_email(customer_id),
         "customer_metadata": {},
@@ -168,12 +162,3 @@ def erased(values: dict[str, Any], profile: dict, customer_id) -> dict[str, Any]
         else:
             out[dotted] = None
     return out
-
-
-def unique(people: Iterable[Person | None]) -> list[Person]:
-    """Each Person once (by ID), in the order first seen."""
-    seen: dict[uuid.UUID, Person] = {}
-    for person in people:
-        if person is not None and person.id not in seen:
-            seen[person.id] = person
-    return list(seen.values())

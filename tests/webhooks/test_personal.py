@@ -88,6 +88,10 @@ def test_each_kind_keeps_its_personal_paths(type, data, kept):
         assert person.owner_id == uuid.UUID(data["id"])
 
 
+def test_no_path_goes_deeper_than_one_object_within_data():
+    assert {len(path) for paths in personal.PATHS.values() for path in paths} <= {1, 2}
+
+
 def test_an_event_without_owner_or_personal_paths_is_stored_whole():
     data = {"id": "not-a-uuid", "customer_email": "a@x.io"}
     assert personal.split("checkout.created", data, None) == (data, None)
