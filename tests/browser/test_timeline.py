@@ -241,3 +241,30 @@ def test_without_javascript_the_timeline_is_a_page_of_its_own(
     expect(page.locator("li.entry")).to_have_count(9)
     expect(page.get_by_role("link", name="← Newest entries")).to_be_visible()
     page.goto(page.url)  # screenshots of the second page
+
+
+def test_the_buyer_is_shown_by_the_customers_email_as_it_is_now(owner_page, organization):
+    """A buyer's entry stores no name (activity.models.PERSONAL_ACTORS): the customer page
+    and the audit log show the customer's email, the new one after it changed."""
+    page = owner_page
+    customer = CustomerFactory(organization=organization, email="ada@example.com", name="")
+    Entry.objects.create(
+        organization=organization,
+        customer=customer,
+        type="order.paid",
+        actor_type="buyer",
+        actor_id="01a23d10-0000-7000-8000-000000000001",
+        actor_name="",
+        source="checkout",
+        changes={"status": ["pending", "paid"]},
+    )
+    page.goto(detail_url(customer))
+    entry = page.locator("#timeline li.entry").first
+    expect(entry.locator(".entry-actor")).to_have_text("by ada@example.com buyer")
+    shoot(page, "buyer-entry")
+
+    customer_services.customer_update(customer=customer, email="ada@new.example.com")
+    page.goto(reverse("audit:log", args=[organization.slug]) + "?type=order.paid")
+    row = page.locator("#audit-log tbody tr").first
+    expect(row.locator('[data-label="Who"]')).to_contain_text("ada@new.example.com")
+    check_page(page, ARTIFACTS_DIR / "timeline" / "buyer-entry-audit-log")

@@ -172,3 +172,25 @@ def test_the_export_holds_each_payload_as_it_was_sent(organization, endpoint, re
     exported = {e["id"]: e["payload"] for e in document["webhook_events"]}
     assert exported == sent
     assert exported and all(p["data"]["email"] == "ada@example.com" for p in exported.values())
+
+
+def test_an_erasure_leaves_another_organizations_values_alone(
+    organization, other_organization, endpoint, receiver
+):
+    services.endpoint_create(
+        organization=other_organization, url=receiver.url, events=list(EventType.values)
+    )
+    ours = customer_services.customer_create(organization=organization, email="ada@example.com")
+    theirs = customer_services.customer_create(
+        organization=other_organization, email="ada@example.com"
+    )
+    before = list(EventPerson.objects.filter(owner_id=theirs.pk).values_list("id", "values"))
+    assert before
+
+    privacy.customer_erase(customer=ours)
+
+    assert list(EventPerson.objects.filter(owner_id=theirs.pk).values_list("id", "values")) == (
+        before
+    )
+    event = WebhookEvent.objects.filter(customer_id=theirs.pk).select_related("person").first()
+    assert event.document()["data"]["email"] == "ada@example.com"
