@@ -181,6 +181,7 @@ def test_a_replica_failing_mid_request_costs_a_retry_on_the_primary(merchant, se
     customer = merchant.customer
     reader_token = merchant.reader_token
     reader = _api(reader_token)
+    wait_replayed()  # the customer is there: the read below is the replica's answer
     assert _name(reader, customer) == "Before"  # connected to the replica, found healthy
     settings.REPLICA_CHECK_SECONDS = 3600  # so the next request trusts that reading
     stop_replica()
