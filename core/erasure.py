@@ -141,7 +141,9 @@ class JSONReplace(Func):
     value. On SQLite a path the document lacks is left out (json_replace). On PostgreSQL
     the values are merged in level by level (`||`): the document is read once (detoasted
     in a sub-select) and rewritten once per level, where ten jsonb_set calls rewrote a
-    3 KB payload ten times; a key missing from an object that exists is added there."""
+    3 KB payload ten times; a key missing from an object that exists is added there. A
+    `json` column (core.fields.TextJSONField) is read as jsonb and takes the result back by
+    assignment."""
 
     output_field = models.JSONField()
 
@@ -159,7 +161,8 @@ class JSONReplace(Func):
             node[path[-1]] = _Leaf(value)
         merged, merged_params = _merged("d", tree)
         return (
-            f"(SELECT {merged} FROM (SELECT {sql} || '{{}}'::jsonb AS d OFFSET 0) AS detoasted)",
+            f"(SELECT {merged} FROM (SELECT ({sql})::jsonb || '{{}}'::jsonb AS d OFFSET 0) "
+            "AS detoasted)",
             [*merged_params, *params],
         )
 

@@ -23,7 +23,9 @@ from uuid import UUID
 
 import orjson
 from django.db.models import F, Max, Min, Q, TextField
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.db.models.lookups import In
 
 from checkouts.models import Checkout
 from core.encoding import json_text
@@ -164,7 +166,8 @@ def _encoded_events(rows: list, patches: dict) -> list[RawJSON]:
 
 def _buyer_checkout_events(organization_id, ids) -> list | None:
     """Per customer, the events of its checkouts written before the checkout had a
-    customer (`customer_id` empty): found by the checkout's ID in the payload, within the
+    customer (`customer_id` empty): found by the checkout's ID in the payload (as text: the
+    column is `json`, core.fields), within the
     checkouts' times so the organization's (organization, customer_id, created_at) index
     holds the range."""
     checkouts = Checkout.objects.filter(organization_id=organization_id, customer_id__in=ids)
@@ -186,8 +189,7 @@ def _buyer_checkout_events(organization_id, ids) -> list | None:
                     type__startswith="checkout.",
                     created_at__gte=span["start"] - CHECKOUT_EVENT_MARGIN,
                     created_at__lte=span["end"] + CHECKOUT_EVENT_MARGIN,
-                    payload__data__id__in=checkout_ids,
-                ),
+                ).filter(In(KT("payload__data__id"), checkout_ids)),
             )
         )
     return found or None

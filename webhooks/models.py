@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.fields import TextJSONField
 from core.models import BaseModel
 from organizations.models import Organization
 from webhooks import personal
@@ -90,8 +91,9 @@ class WebhookEvent(BaseModel):
     )
     type = models.CharField(max_length=40, choices=EventType.choices)
     # The body sent, {"type", "timestamp", "api_version", "data"}, with the personal
-    # values in `data` as null: they are the person's (`document()` puts them back).
-    payload = models.JSONField()
+    # values in `data` as null: they are the person's (`document()` puts them back). Kept
+    # as the text written (core.fields): read whole, never searched inside.
+    payload = TextJSONField()
     person = models.ForeignKey(
         EventPerson, null=True, blank=True, on_delete=models.RESTRICT, related_name="+",
         db_index=False,

@@ -1,5 +1,6 @@
 """The PostgreSQL settings the migrations make for the app's database (core 0003,
-webhooks 0004): JIT off for new sessions, webhook payloads compressed with LZ4."""
+webhooks 0004, 0006): JIT off for new sessions, webhook payloads stored as `json` text
+compressed with LZ4."""
 
 import pytest
 from django.db import connection
@@ -32,6 +33,22 @@ def test_webhook_payloads_are_compressed_with_lz4(postgres_only):
         "WHERE attrelid = 'webhooks_webhookevent'::regclass AND attname = 'payload'"
     )
     assert method == "l"
+
+
+def test_webhook_payloads_are_stored_as_the_text_written(postgres_only, organization):
+    from webhooks.models import WebhookEvent
+
+    column_type = _one(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'webhooks_webhookevent' AND column_name = 'payload'"
+    )
+    assert column_type == "json"
+    event = WebhookEvent.objects.create(
+        organization=organization, type="customer.created", payload={"z": 1, "a": [True, None]}
+    )
+    text = _one(f"SELECT payload::text FROM webhooks_webhookevent WHERE id = '{event.pk}'")
+    assert text == '{"z":1,"a":[true,null]}'  # keys in the order written, compact
+    assert WebhookEvent.objects.get(pk=event.pk).payload == {"z": 1, "a": [True, None]}
 
 
 def test_events_have_no_index_of_the_organization_alone(postgres_only):
