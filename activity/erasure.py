@@ -22,7 +22,7 @@ from activity.services import _entries_of
 from core.bulk import insert_rows
 from core.changes import Change
 from core.encoding import json_text
-from core.erasure import ERASED, Erasure, RawJSON, iter_batches
+from core.erasure import CUSTOMER_KEY, ERASED, Erasure, RawJSON, iter_batches
 from customers.models import ADDRESS_PARTS
 
 # Diff keys whose values are personal: the customer's profile (the billing country stays,
@@ -73,7 +73,7 @@ def notes_section(organization_id: UUID, ids: tuple) -> Iterator[dict]:
     notes = Note.objects.filter(customer_id__in=ids).values(
         "id", "customer_id", "created_at", "modified_at", "author_name", "body", "pinned"
     )
-    yield from iter_batches(notes)
+    yield from iter_batches(notes, key=CUSTOMER_KEY)
 
 
 TIMELINE_FIELDS = (
@@ -87,7 +87,7 @@ def timeline_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSON]:
     entries = Entry.objects.filter(customer_id__in=ids).values_list(
         *TIMELINE_FIELDS, Cast("changes", TextField())
     )
-    for row in iter_batches(entries):
+    for row in iter_batches(entries, key=CUSTOMER_KEY):
         head = json_text(dict(zip(TIMELINE_FIELDS, row[:-1], strict=True)))
         yield RawJSON(f'{head[:-1]},"changes":{row[-1]}}}')
 

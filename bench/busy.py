@@ -139,7 +139,7 @@ def _order_events(cursor, customer) -> int:
         "INSERT INTO webhooks_webhookevent (id, created_at, modified_at, type, payload, "
         "person_id, customer_id, coalesce_key, organization_id) "
         "SELECT gen_random_uuid(), o.created_at, o.created_at, t.type, "
-        "CASE t.type WHEN 'order.created' THEN %s::jsonb ELSE %s::jsonb END, "
+        "CASE t.type WHEN 'order.created' THEN %s::json ELSE %s::json END, "
         "%s, o.customer_id, '', o.organization_id FROM orders_order o, "
         "(VALUES ('order.created'), ('order.paid')) AS t(type) WHERE o.customer_id = %s",
         [

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from checkouts.models import Checkout
-from core.erasure import Erasure, iter_batches
+from core.erasure import CUSTOMER_KEY, Erasure, iter_batches
 from customers.models import ADDRESS_PARTS
 
 BUYER_FIELDS = (
@@ -34,4 +34,4 @@ def scrub(erasure: Erasure) -> None:
 def checkouts_section(organization_id: UUID, ids: tuple) -> Iterator[dict]:
     """The customer's checkout sessions, without their client secret (a capability)."""
     checkouts = Checkout.objects.filter(organization_id=organization_id, customer_id__in=ids)
-    yield from iter_batches(checkouts.values(*EXPORTED_FIELDS))
+    yield from iter_batches(checkouts.values(*EXPORTED_FIELDS), key=CUSTOMER_KEY)

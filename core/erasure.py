@@ -20,8 +20,9 @@ from typing import Any
 from uuid import UUID
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.expressions import Func, Value
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Lower
 
 # What replaces a personal value that has to stay in a row's shape (a diff's old or new
@@ -29,6 +30,9 @@ from django.db.models.functions import Lower
 ERASED = "[erased]"
 # Non-deliverable (RFC 6761 reserves .invalid), and unique: the customer's own ID.
 PLACEHOLDER_DOMAIN = "erased.invalid"
+# How the export's sections are read (iter_batches) and so ordered: by customer, oldest
+# first, along the customer's index of each table.
+CUSTOMER_KEY = ("customer_id", "created_at", "id")
 
 
 class RawJSON(str):
@@ -202,18 +206,30 @@ def _literal(key: str) -> str:
     return f"'{key}'"
 
 
-def iter_batches(queryset, *, size: int = 2000) -> Iterator:
-    """The rows of `queryset` a batch at a time, by primary key (no cursor kept open
-    between batches, memory bounded by one batch); a `.values()` queryset must include
-    "id", a `.values_list()` one have it first."""
+def iter_batches(queryset, *, key: tuple[str, ...] = ("id",), size: int = 2000) -> Iterator:
+    """The rows of `queryset` a batch at a time, along `key` (no cursor kept open between
+    batches, memory bounded by one batch): each batch is the next `size` rows after the
+    last one's key, `(k1, k2, …) > (v1, v2, …)`. `key` is the columns of an index that
+    leads to the rows (unique together: it ends with "id"), such as ("customer_id",
+    "created_at", "id"): read along it, a batch is a range of that index. Ordered by the
+    primary key instead, PostgreSQL sometimes judged a customer's 30,000 rows of a big
+    table common enough to walk the whole primary key for them (0.8 s warm, 30 s cold, for
+    a batch that takes 40 ms from the customer's index). A `.values()` queryset must
+    include the key's fields, a `.values_list()` one too."""
+    columns = Tuple(*(F(name) for name in key))
+    ordered = queryset.order_by(*key)
+    places = [queryset._fields.index(name) for name in key] if queryset._fields else ()
     last = None
     while True:
-        page = queryset.order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
+        page = ordered if last is None else ordered.filter(TupleGreaterThan(columns, last))
         rows = list(page[:size])
         yield from rows
         if len(rows) < size:
             return
         row = rows[-1]
-        last = row["id"] if isinstance(row, dict) else row[0] if isinstance(row, tuple) else row.pk
+        if isinstance(row, dict):
+            last = tuple(row[name] for name in key)
+        elif isinstance(row, tuple):
+            last = tuple(row[place] for place in places)
+        else:
+            last = tuple(getattr(row, name) for name in key)

@@ -125,7 +125,7 @@ def _orders(organization_id: UUID, ids: tuple) -> Iterator[dict]:
         "subtotal_amount", "discount_amount", "tax_amount", "total_amount", "refunded_amount",
         "currency", "product_id", "subscription_id", product_name=F("product__name"),
     )  # fmt: skip
-    yield from erasure.iter_batches(orders, size=BATCH)
+    yield from erasure.iter_batches(orders, key=erasure.CUSTOMER_KEY, size=BATCH)
 
 
 def _subscriptions(organization_id: UUID, ids: tuple) -> Iterator[dict]:
@@ -138,7 +138,7 @@ def _subscriptions(organization_id: UUID, ids: tuple) -> Iterator[dict]:
         "customer_cancellation_reason", "customer_cancellation_comment", "product_id",
         product_name=F("product__name"),
     )  # fmt: skip
-    yield from erasure.iter_batches(subscriptions, size=BATCH)
+    yield from erasure.iter_batches(subscriptions, key=erasure.CUSTOMER_KEY, size=BATCH)
 
 
 # --- Erase -------------------------------------------------------------------------------

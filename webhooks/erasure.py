@@ -16,20 +16,28 @@ checkout's event written before the checkout had a customer (the buyer's email a
 address were in it all the same).
 """
 
+import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from uuid import UUID
 
 import orjson
-from django.db.models import F, Max, Min, Q, TextField
+from django.db.models import F, Max, Min, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.db.models.lookups import In
 
 from checkouts.models import Checkout
 from core.encoding import json_text
-from core.erasure import Erasure, JSONReplace, RawJSON, placeholder_email
+from core.erasure import (
+    CUSTOMER_KEY,
+    Erasure,
+    JSONReplace,
+    RawJSON,
+    iter_batches,
+    placeholder_email,
+)
 from webhooks import personal
 from webhooks.models import EventPerson, WebhookAttempt, WebhookEvent
 
@@ -100,30 +108,28 @@ def _replacements(prefix: str, profile: dict, customer_id) -> list:
 def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSON]:
     """Each event that carried the customer: its ID, type, time and the body sent (as
     stored, written through without parsing it again unless its personal values are put
-    back: webhooks.personal). A batch's IDs are read first and then their payloads:
-    sorting the payloads themselves for each batch made PostgreSQL read every later one
-    again (the IDs are read 50,000 at a time, so they are sorted once per chunk). A batch
+    back: webhooks.personal), by customer, oldest first, then the checkouts' events
+    written before they had a customer. A batch's IDs are read first and then their
+    payloads: sorting the payloads themselves for each batch made PostgreSQL read every
+    later one again (the IDs are read 50,000 at a time along the customer's index). A batch
     is encoded in a thread while the next one is read, so PostgreSQL's turning payloads
     into text and Python's putting the values back overlap."""
-    condition = Q(customer_id__in=ids)
-    for _, checkout_events in _buyer_checkout_events(organization_id, ids) or ():
-        condition |= Q(pk__in=checkout_events.values("pk"))
-    events = WebhookEvent.objects.filter(organization_id=organization_id).filter(condition)
     patches: dict = {}  # the events' EventPerson values, by ID
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as pool:
         encoding = None
-        batches = _id_batches(events)
+        batches = _id_batches(organization_id, ids)
         while True:
             batch = next(batches, None)
             if batch:
                 rows = list(
                     WebhookEvent.objects.filter(pk__in=batch)
-                    .order_by("pk")
                     .annotate(payload_text=Cast("payload", TextField()))
                     .values_list(
                         "pk", "type", "created_at", "customer_id", "payload_text", "person_id"
                     )
                 )
+                place = {pk: n for n, pk in enumerate(batch)}
+                rows.sort(key=lambda row: place[row[0]])
                 wanted = {row[5] for row in rows} - patches.keys() - {None}
                 people = EventPerson.objects.filter(pk__in=wanted).values_list("pk", "values")
                 for pk, values in people:
@@ -137,18 +143,19 @@ def webhook_events_section(organization_id: UUID, ids: tuple) -> Iterator[RawJSO
             encoding = following
 
 
-def _id_batches(events) -> Iterator[list]:
-    """The events' IDs in order, BATCH at a time, read ID_CHUNK at a time (one sort of
-    the customer's events per chunk, not per batch)."""
-    ids = events.order_by("pk").values_list("pk", flat=True)
-    last = None
-    while True:
-        chunk = list((ids if last is None else ids.filter(pk__gt=last))[:ID_CHUNK])
-        for start in range(0, len(chunk), BATCH):
-            yield chunk[start : start + BATCH]
-        if len(chunk) < ID_CHUNK:
-            return
-        last = chunk[-1]
+def _id_batches(organization_id, ids) -> Iterator[list]:
+    """The IDs of the events that carried the customers, BATCH at a time: theirs along
+    the (organization, customer_id, created_at) index, ID_CHUNK at a time (one range of
+    the index per chunk, not per batch), then their checkouts' events without a
+    customer."""
+    events = WebhookEvent.objects.filter(organization_id=organization_id, customer_id__in=ids)
+    rows = iter_batches(events.values_list(*CUSTOMER_KEY), key=CUSTOMER_KEY, size=ID_CHUNK)
+    for batch in itertools.batched((row[2] for row in rows), BATCH):
+        yield list(batch)
+    for _, checkout_events in _buyer_checkout_events(organization_id, ids) or ():
+        pks = checkout_events.order_by("created_at", "pk").values_list("pk", flat=True)
+        for batch in itertools.batched(list(pks), BATCH):
+            yield list(batch)
 
 
 def _encoded_events(rows: list, patches: dict) -> list[RawJSON]:
